@@ -1,0 +1,45 @@
+# Two commands matter: `make run` and `make test` (see README). Both build .venv/ from pyproject.toml,
+# pinned by constraints.txt (regenerate with `make lock`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test lint bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -c constraints.txt -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -c constraints.txt -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	@echo "Development mode on embedded defaults (SQLite under ./var); discovery: http://$(HOST):$(PORT)/cds-services"
+	$(BIN)/cdshooks serve --host $(HOST) --port $(PORT) --allow-unauthenticated
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/run.py
+
+# Re-resolve every dependency to the newest allowed version and pin the result.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/python -m pip install --quiet --disable-pip-version-check '.[test]'
+	.lockvenv/bin/python -m pip freeze --exclude cdshooks-bonemets > constraints.txt
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""Which fhirServer base URLs the service may call (SSRF guard).
+
+Entries are URL prefixes compared on normalized URLs (scheme and host lower-cased, default ports removed,
+path boundary respected: `https://ehr.example.org/fhir` allows `.../fhir` and `.../fhir/r4`, not
+`.../fhir-evil`). `loopback` allows any http(s) URL on 127.0.0.0/8, localhost or [::1]; `*` allows any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cdshooks.settings import is_loopback_host
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, path-with-trailing-slash) or None for anything that is not an http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        return None
+    path = parts.path or "/"
+    if not path.endswith("/"):
+        path += "/"
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path
+
+
+@dataclass(frozen=True)
+class FhirServerPolicy:
+    entries: tuple[str, ...]
+
+    @classmethod
+    def of(cls, entries: Iterable[str]) -> FhirServerPolicy:
+        return cls(tuple(entries))
+
+    def allows(self, url: str | None) -> bool:
+        if not url:
+            return False
+        target = normalize(url)
+        if target is None:
+            return False
+        for entry in self.entries:
+            if entry == "*":
+                return True
+            if entry == "loopback":
+                if is_loopback_host(target[1]):
+                    return True
+                continue
+            allowed = normalize(entry)
+            if allowed and allowed[:3] == target[:3] and target[3].startswith(allowed[3]):
+                return True
+        return False

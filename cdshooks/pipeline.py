@@ -1,0 +1,85 @@
+"""From an assembled record to a spec-valid response: rules -> findings -> cards -> checked JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cdshooks.clinical import engine
+from cdshooks.clinical.findings import Evaluation, Finding
+from cdshooks.fhir.record import Record
+from cdshooks.protocol.conformance import action_problems, card_problems
+from cdshooks.protocol.response import INDICATOR_RANK, Action, Card, HookResponse
+from cdshooks.services import ServiceDefinition
+from cdshooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Evaluator = Callable[[str, Record, datetime], Evaluation]
+Renderer = Callable[[Finding, Record], Card | None]
+RatingWriter = Callable[[Evaluation, Record], list[Action]]
+
+
+def no_cards(finding: Finding, record: Record) -> Card | None:
+    return None
+
+
+def no_ratings(evaluation: Evaluation, record: Record) -> list[Action]:
+    return []
+
+
+@dataclass(frozen=True)
+class Answer:
+    response: HookResponse
+    dropped: int  # cards or actions that failed the spec checks (our bug, logged)
+
+
+def answer(
+    service: ServiceDefinition,
+    record: Record,
+    now: datetime,
+    settings: Settings,
+    *,
+    evaluate: Evaluator | None = None,
+    render: Renderer = no_cards,
+    rate: RatingWriter = no_ratings,
+) -> Answer:
+    evaluation = (evaluate or engine.evaluate)(service.hook, record, now)
+    cards: list[tuple[Finding, Card]] = []
+    seen_topics: set[str] = set()
+    dropped = 0
+    for finding in evaluation.findings:
+        if finding.topic in seen_topics:
+            continue
+        card = render(finding, record)
+        if card is None:
+            continue
+        problems = card_problems(card.to_json())
+        if problems:
+            dropped += 1
+            log.error("card dropped: breaks CDS Hooks rules",
+                      extra={"topics": [finding.topic], "reason": problems[:5]})
+            continue
+        seen_topics.add(finding.topic)
+        cards.append((finding, card))
+    cards.sort(key=lambda fc: (INDICATOR_RANK[fc[1].indicator], -_timestamp(fc[0].recency)))
+    actions = []
+    for action in rate(evaluation, record):
+        problems = action_problems(action.to_json(), "systemAction")
+        if problems:
+            dropped += 1
+            log.error("system action dropped: breaks CDS Hooks rules", extra={"reason": problems[:5]})
+            continue
+        actions.append(action)
+    response = HookResponse(
+        cards=tuple(card for _, card in cards[: settings.max_cards]),
+        system_actions=tuple(actions),
+        mirror_in_extension=settings.system_actions_in_extension,
+    )
+    return Answer(response, dropped)
+
+
+def _timestamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0

@@ -1,0 +1,161 @@
+"""CDS Hooks 2.0 response objects: Card, Source, Suggestion, Action, Link, Coding.
+
+`to_json()` omits optional fields that are None or empty (the spec forbids null and empty values), the one
+exception being the `cards` array itself. Invariants are checked on the JSON by
+`cdshooks.protocol.conformance`, the same checker `cdshooks replay` applies to any service's answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Indicator = Literal["info", "warning", "critical"]
+ActionType = Literal["create", "update", "delete"]
+LinkType = Literal["absolute", "smart"]
+SelectionBehavior = Literal["at-most-one", "any"]
+
+INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def prune(value: Any) -> Any:
+    """Drop None and empty strings/lists/dicts, recursively."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            cleaned = prune(item)
+            if cleaned is None or cleaned == "" or cleaned == [] or cleaned == {}:
+                continue
+            out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        items = [prune(v) for v in value]
+        return [v for v in items if not (v is None or v == "" or v == [] or v == {})]
+    return value
+
+
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+    display: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({"system": self.system, "code": self.code, "display": self.display})
+
+
+@dataclass(frozen=True)
+class Source:
+    label: str
+    url: str | None = None
+    icon: str | None = None
+    topic: Coding | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({
+            "label": self.label,
+            "url": self.url,
+            "icon": self.icon,
+            "topic": self.topic.to_json() if self.topic else None,
+        })
+
+
+@dataclass(frozen=True)
+class Action:
+    type: ActionType
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({
+            "type": self.type,
+            "description": self.description,
+            "resource": self.resource,
+            "resourceId": self.resourceId,
+        })
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    label: str
+    actions: tuple[Action, ...] = ()
+    uuid: str = field(default_factory=new_uuid)
+    isRecommended: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({
+            "label": self.label,
+            "uuid": self.uuid,
+            "isRecommended": self.isRecommended,
+            "actions": [a.to_json() for a in self.actions],
+        })
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+    type: LinkType = "absolute"
+    appContext: str | None = None
+    autolaunchable: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({
+            "label": self.label,
+            "url": self.url,
+            "type": self.type,
+            "appContext": self.appContext,
+            "autolaunchable": self.autolaunchable,
+        })
+
+
+@dataclass(frozen=True)
+class Card:
+    summary: str
+    indicator: Indicator
+    source: Source
+    detail: str | None = None
+    suggestions: tuple[Suggestion, ...] = ()
+    selectionBehavior: SelectionBehavior | None = None
+    overrideReasons: tuple[Coding, ...] = ()
+    links: tuple[Link, ...] = ()
+    uuid: str = field(default_factory=new_uuid)
+
+    @property
+    def topic(self) -> str | None:
+        return self.source.topic.code if self.source.topic else None
+
+    def to_json(self) -> dict[str, Any]:
+        return prune({
+            "uuid": self.uuid,
+            "summary": self.summary,
+            "detail": self.detail,
+            "indicator": self.indicator,
+            "source": self.source.to_json(),
+            "suggestions": [s.to_json() for s in self.suggestions],
+            "selectionBehavior": self.selectionBehavior if self.suggestions else None,
+            "overrideReasons": [r.to_json() for r in self.overrideReasons],
+            "links": [link.to_json() for link in self.links],
+        })
+
+
+@dataclass(frozen=True)
+class HookResponse:
+    cards: tuple[Card, ...] = ()
+    system_actions: tuple[Action, ...] = ()
+    mirror_in_extension: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"cards": [c.to_json() for c in self.cards]}
+        if self.system_actions:
+            actions = [a.to_json() for a in self.system_actions]
+            body["systemActions"] = actions
+            if self.mirror_in_extension:
+                body["extension"] = {"systemActions": actions}
+        return body

@@ -1,0 +1,250 @@
+"""Fixture replay: send CDS Hooks requests in-process or to a running service, check and print the answers.
+
+A fixture is a CDS Hooks request JSON file. It may carry, under `extension["org.bonemets-cds.fixture"]`:
+`service` (the service id; default: the service for the request's hook), `asOf` (the instant the
+fixture's dates were written for), `description`, and `expect` with any of `status`, `topics` (present),
+`absentTopics`, `ratings` (`ServiceRequest/id` -> rating code). That extension is removed before sending.
+
+In-process, the service clock is pinned to `--as-of`, else the fixture's `asOf`, else now. Against a
+remote service (`--url`) the clock cannot be pinned, so every FHIR date in the fixture is shifted by the
+whole days between `asOf` and today: dates never rot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cdshooks.protocol.conformance import response_problems
+from cdshooks.services import BY_HOOK, BY_ID
+
+FIXTURE_EXTENSION = "org.bonemets-cds.fixture"
+RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
+
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})((T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(Z|[+-]\d{2}:\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class Fixture:
+    request: dict[str, Any]
+    service_id: str
+    as_of: datetime | None
+    description: str
+    expect: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: Any
+    elapsed_ms: float
+    problems: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+
+
+def parse_as_of(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def collect(paths: tuple[Path, ...] | list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+def load_fixture(path: Path) -> Fixture:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"unreadable JSON: {type(exc).__name__}") from None
+    if not isinstance(body, dict) or "hook" not in body:
+        raise ValueError("not a CDS Hooks request (no 'hook')")
+    request = copy.deepcopy(body)
+    meta: dict[str, Any] = {}
+    extension = request.get("extension")
+    if isinstance(extension, dict) and isinstance(extension.get(FIXTURE_EXTENSION), dict):
+        meta = extension.pop(FIXTURE_EXTENSION)
+        if not extension:
+            request.pop("extension")
+    service_id = meta.get("service")
+    if service_id is None:
+        service = BY_HOOK.get(str(request.get("hook")))
+        service_id = service.id if service else str(request.get("hook"))
+    as_of = parse_as_of(meta["asOf"]) if isinstance(meta.get("asOf"), str) else None
+    return Fixture(request, service_id, as_of, str(meta.get("description", "")), dict(meta.get("expect", {})))
+
+
+def shift_dates(value: Any, days: int) -> Any:
+    """Every FHIR date / dateTime string moved by `days` (other strings untouched)."""
+    if days == 0:
+        return value
+    if isinstance(value, dict):
+        return {k: shift_dates(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shift_dates(v, days) for v in value]
+    if isinstance(value, str):
+        match = _DATE.match(value)
+        if match:
+            try:
+                shifted = date.fromisoformat(match.group(1)) + timedelta(days=days)
+            except ValueError:
+                return value
+            return shifted.isoformat() + (match.group(2) or "")
+    return value
+
+
+def check(fixture: Fixture, outcome: Outcome) -> None:
+    """Fill `problems` (spec) and `mismatches` (fixture expectations)."""
+    expected_status = int(fixture.expect.get("status", 200))
+    if outcome.status != expected_status:
+        outcome.mismatches.append(f"status {outcome.status}, expected {expected_status}")
+    if outcome.status == 200:
+        outcome.problems.extend(response_problems(outcome.body))
+    elif not (isinstance(outcome.body, dict) and outcome.body.get("resourceType") == "OperationOutcome"):
+        outcome.problems.append(f"HTTP {outcome.status} without an OperationOutcome body")
+    if outcome.status != 200 or not isinstance(outcome.body, dict):
+        return
+    topics = set(topics_of(outcome.body))
+    for topic in fixture.expect.get("topics", []):
+        if topic not in topics:
+            outcome.mismatches.append(f"expected topic {topic} missing")
+    for topic in fixture.expect.get("absentTopics", []):
+        if topic in topics:
+            outcome.mismatches.append(f"topic {topic} present but must not be")
+    ratings = ratings_of(outcome.body)
+    for order, rating in fixture.expect.get("ratings", {}).items():
+        got = ratings.get(order)
+        if got != rating:
+            outcome.mismatches.append(f"rating of {order}: {got or 'none'}, expected {rating or 'none'}")
+
+
+def topics_of(body: dict[str, Any]) -> list[str]:
+    out = []
+    for card in body.get("cards", []):
+        topic = card.get("source", {}).get("topic", {}) if isinstance(card, dict) else {}
+        if isinstance(topic, dict) and topic.get("code"):
+            out.append(topic["code"])
+    return out
+
+
+def ratings_of(body: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for action in body.get("systemActions", []) or []:
+        resource = action.get("resource") if isinstance(action, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        for ext in resource.get("extension", []) or []:
+            if isinstance(ext, dict) and ext.get("url") == RATING_URL:
+                codings = ext.get("valueCodeableConcept", {}).get("coding", [])
+                if codings:
+                    out[f"{resource.get('resourceType')}/{resource.get('id')}"] = codings[0].get("code", "")
+    return out
+
+
+class InProcessSender:
+    """Replays against an app built in this process, with its clock pinned per fixture."""
+
+    def __init__(self) -> None:
+        from cdshooks.app import create_app
+        from cdshooks.settings import Settings
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="cdshooks-replay-")
+        self._now = datetime.now(UTC)
+        settings = Settings.from_env().with_overrides(
+            database_url=f"sqlite:///{self._tmp.name}/replay.db", log_level="WARNING"
+        )
+        self._app = create_app(settings, clock=lambda: self._now)
+        self._client = self._app.test_client()
+
+    def send(self, fixture: Fixture, pinned: datetime | None) -> Outcome:
+        self._now = pinned or fixture.as_of or datetime.now(UTC)
+        started = time.perf_counter()
+        response = self._client.post(f"/cds-services/{fixture.service_id}", json=fixture.request)
+        elapsed = (time.perf_counter() - started) * 1000
+        outcome = Outcome(response.status_code, response.get_json(silent=True), elapsed)
+        check(fixture, outcome)
+        return outcome
+
+    def close(self) -> None:
+        self._app.extensions["cdshooks"].close()
+        self._tmp.cleanup()
+
+
+class RemoteSender:
+    """Replays against a running service; fixture dates are shifted to today."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._session = requests.Session()
+        self._timeout = timeout
+
+    def send(self, fixture: Fixture, pinned: datetime | None) -> Outcome:
+        request = fixture.request
+        if fixture.as_of is not None:
+            days = (datetime.now(UTC).date() - fixture.as_of.date()).days
+            request = shift_dates(request, days)
+        started = time.perf_counter()
+        try:
+            response = self._session.post(f"{self._base}/cds-services/{fixture.service_id}", json=request,
+                                          timeout=self._timeout)
+        except requests.RequestException as exc:
+            return Outcome(0, None, 0.0, problems=[f"no answer: {type(exc).__name__}"])
+        elapsed = (time.perf_counter() - started) * 1000
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        outcome = Outcome(response.status_code, body, elapsed)
+        check(fixture, outcome)
+        return outcome
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def describe(path: Path, fixture: Fixture, outcome: Outcome) -> str:
+    """A readable account of one exchange."""
+    service = BY_ID.get(fixture.service_id)
+    hook = service.hook if service else "?"
+    lines = [f"{path}  ->  {fixture.service_id} ({hook})  HTTP {outcome.status}  {outcome.elapsed_ms:.1f} ms"]
+    if fixture.description:
+        lines.append(f"  {fixture.description}")
+    body = outcome.body if isinstance(outcome.body, dict) else {}
+    if outcome.status == 200:
+        cards = body.get("cards", [])
+        if not cards:
+            lines.append("  (no cards)")
+        for card in cards:
+            topic = card.get("source", {}).get("topic", {}).get("code", "-")
+            lines.append(f"  [{card.get('indicator', '?')}] {topic}: {card.get('summary', '')}")
+            suggestions = card.get("suggestions", [])
+            if suggestions:
+                labels = "; ".join(s.get("label", "?") for s in suggestions)
+                lines.append(f"      suggestions ({card.get('selectionBehavior', '?')}): {labels}")
+        for order, rating in ratings_of(body).items():
+            lines.append(f"  rating: {order} = {rating}")
+    elif body.get("resourceType") == "OperationOutcome":
+        for issue in body.get("issue", []):
+            lines.append(f"  {issue.get('code')}: {issue.get('diagnostics')}")
+    for item in outcome.problems:
+        lines.append(f"  SPEC PROBLEM: {item}")
+    for item in outcome.mismatches:
+        lines.append(f"  EXPECTATION NOT MET: {item}")
+    return "\n".join(lines)

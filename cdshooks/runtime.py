@@ -1,0 +1,41 @@
+"""What one app instance holds for its requests: settings, clock, store, FHIR session, worker pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+from flask import current_app
+
+from cdshooks.fhir.allowlist import FhirServerPolicy
+from cdshooks.settings import Settings
+from cdshooks.store.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    store: Store
+    session: requests.Session
+    executor: ThreadPoolExecutor
+    policy: FhirServerPolicy
+
+    def close(self) -> None:
+        self.store.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.session.close()
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["cdshooks"]
+    return rt

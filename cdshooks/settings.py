@@ -1,0 +1,222 @@
+"""Service settings from `CDSHOOKS_*` environment variables, validated at start.
+
+Every setting is declared once in `FIELDS` (name, default, parser, meaning); the README's configuration
+table and `cdshooks check-config` are generated from the same list, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "CDSHOOKS_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the variable."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a number greater than 0")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return value
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _url_list(raw: str) -> tuple[str, ...]:
+    items = _csv(raw)
+    for item in items:
+        if item in {"*", "loopback"}:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"{item!r} is not an absolute http(s) URL")
+    return items
+
+
+def _base_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL, e.g. https://cds.example.org")
+    if parts.query or parts.fragment:
+        raise ValueError("must not contain a query or fragment")
+    return value
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Build with `Settings.from_env()` or `Settings(...)` in tests."""
+
+    database_url: str = field(
+        default="sqlite:///var/cdshooks.db",
+        metadata={"parse": _database_url, "help": "Store for issued cards and feedback (SQLite file, "
+                  "relative to the working directory, or PostgreSQL).", "secret": True},
+    )
+    public_base_url: str = field(
+        default="http://127.0.0.1:8080",
+        metadata={"parse": _base_url, "help": "Externally visible base URL of this service "
+                  "(discovery is at <base>/cds-services); used for JWT audience checks behind proxies."},
+    )
+    fhir_timeout: float = field(
+        default=1.5,
+        metadata={"parse": _positive_float, "help": "Timeout in seconds of one FHIR request to fhirServer."},
+    )
+    fhir_budget: float = field(
+        default=2.0,
+        metadata={"parse": _positive_float, "help": "Overall seconds a hook call may spend fetching missing "
+                  "prefetch from fhirServer; past it the service answers with the data it has."},
+    )
+    fhir_max_pages: int = field(
+        default=5,
+        metadata={"parse": _positive_int, "help": "Most pages followed (Bundle.link next) per prefetch key."},
+    )
+    fhir_concurrency: int = field(
+        default=6,
+        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call."},
+    )
+    fhir_allowlist: tuple[str, ...] = field(
+        default=("loopback",),
+        metadata={"parse": _url_list, "help": "Comma-separated fhirServer base URL prefixes the service may "
+                  "call; `loopback` = any http(s) URL on 127.0.0.0/8, localhost or [::1]; `*` = any "
+                  "(development only)."},
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=("*",),
+        metadata={"parse": _url_list, "help": "Comma-separated origins allowed by CORS; `*` (the development "
+                  "default) allows any origin without credentials."},
+    )
+    max_body_bytes: int = field(
+        default=10 * 1024 * 1024,
+        metadata={"parse": _positive_int, "help": "Largest accepted request body in bytes (larger: 413)."},
+    )
+    max_cards: int = field(
+        default=5,
+        metadata={"parse": _positive_int, "help": "Most cards returned by one hook call."},
+    )
+    system_actions_in_extension: bool = field(
+        default=False,
+        metadata={"parse": _bool, "help": "Also mirror systemActions under response `extension.systemActions` "
+                  "(the public CDS Hooks sandbox's PAMA screen reads only that)."},
+    )
+    knowledge_dir: str = field(
+        default="",
+        metadata={"parse": str.strip, "help": "Optional directory of YAML files overriding the shipped "
+                  "knowledge (parameters, value sets, ACR table, medications)."},
+    )
+    pseudonym_key: str = field(
+        default="",
+        metadata={"parse": str.strip, "help": "Secret for the keyed hash (HMAC-SHA256) that replaces patient ids "
+                  "in the store; empty: a random key per process (hashes then do not match across restarts).",
+                  "secret": True},
+    )
+    allow_unauthenticated: bool = field(
+        default=False,
+        metadata={"parse": _bool, "help": "Development mode: accept calls without a client JWT."},
+    )
+    log_level: str = field(
+        default="INFO",
+        metadata={"parse": _log_level, "help": "Log level: DEBUG, INFO, WARNING or ERROR."},
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = env_name(f.name)
+            if name in env:
+                values[f.name] = _parse(f, name, env[name])
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def described(self) -> list[tuple[str, str, bool]]:
+        """(variable, effective value, is-secret) for check-config."""
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = ",".join(value) if isinstance(value, tuple) else str(value)
+            out.append((env_name(f.name), shown, bool(f.metadata.get("secret"))))
+        return out
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def _parse(f: Any, name: str, raw: str) -> Any:
+    parser: Callable[[str], Any] = f.metadata["parse"]
+    try:
+        return parser(raw)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from None
+
+
+def documentation() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, for the README table."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else str(default)
+        rows.append((env_name(f.name), shown, f.metadata["help"]))
+    return rows
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

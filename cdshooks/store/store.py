@@ -1,0 +1,231 @@
+"""The store: issued cards (written in the background) and feedback (written before answering).
+
+A store outage never blocks a hook answer: issued-card rows go through a bounded queue to one writer
+thread that retries and, when it must give up, counts the rows as lost (metric + log). Feedback is
+written synchronously (the client is told it was kept) and idempotently: the same item posted twice is
+stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from cdshooks.protocol.feedback import FeedbackItem
+from cdshooks.store.tables import feedback, issued_cards, metadata
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card_uuid: str
+    service_id: str
+    hook: str
+    hook_instance: str
+    topic: str | None
+    indicator: str
+    suggestion_uuids: tuple[str, ...]
+    patient_key: str | None
+    issued_at: datetime
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "card_uuid": self.card_uuid,
+            "service_id": self.service_id,
+            "hook": self.hook,
+            "hook_instance": self.hook_instance,
+            "topic": self.topic,
+            "indicator": self.indicator,
+            "suggestion_uuids": " ".join(self.suggestion_uuids),
+            "patient_key": self.patient_key,
+            "issued_at": self.issued_at,
+        }
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    received: int
+    stored: int
+    duplicates: int
+    unknown_cards: int
+
+
+def feedback_key(service_id: str, item: FeedbackItem) -> str:
+    """Idempotency key: the same decision about the same card at the same moment is one item."""
+    canonical = {
+        "service": service_id,
+        "card": item.card,
+        "outcome": item.outcome,
+        "accepted": sorted(s.id for s in item.acceptedSuggestions or []),
+        "reason": item.overrideReason.model_dump(mode="json") if item.overrideReason else None,
+        "at": item.outcomeTimestamp.astimezone(UTC).isoformat(),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Store:
+    def __init__(self, url: str, pseudonym_key: bytes, queue_size: int = 10_000) -> None:
+        self.engine = make_engine(url)
+        self._key = pseudonym_key
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.lost_cards = 0
+        self._writer = threading.Thread(target=self._write_loop, name="cdshooks-store-writer", daemon=True)
+        self._writer.start()
+
+    # -- schema and health -------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def patient_key(self, patient_id: str) -> str:
+        return hmac.new(self._key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    # -- issued cards (background) -----------------------------------------------------------------
+    def record_cards(self, cards: Sequence[IssuedCard]) -> None:
+        if not cards:
+            return
+        try:
+            self._queue.put_nowait(list(cards))
+        except queue.Full:
+            self.lost_cards += len(cards)
+            log.error("store queue full: issued cards not recorded", extra={"lost": len(cards)})
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued card row is written (or given up). Tests and shutdown use it."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.005)
+        return self._queue.unfinished_tasks == 0
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is _STOP:
+                self._queue.task_done()
+                return
+            rows = [card.row() for card in batch]
+            # drain what else is waiting, up to a bounded batch
+            drained = 0
+            while len(rows) < 500:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    self._queue.put_nowait(_STOP)
+                    self._queue.task_done()
+                    break
+                rows.extend(card.row() for card in more)
+                drained += 1
+            self._insert_cards(rows)
+            for _ in range(drained + 1):
+                self._queue.task_done()
+
+    def _insert_cards(self, rows: list[dict[str, Any]]) -> None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(self._insert_ignore(issued_cards, "card_uuid"), rows)
+                return
+            except SQLAlchemyError as exc:
+                log.warning("issued-card write failed", extra={"attempt": attempt + 1, "error": type(exc).__name__})
+                time.sleep(0.05 * (2**attempt))
+        self.lost_cards += len(rows)
+        log.error("issued cards lost after retries", extra={"lost": len(rows), "lost_total": self.lost_cards})
+
+    def _insert_ignore(self, table: Any, key: str) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+
+    # -- feedback (synchronous) --------------------------------------------------------------------
+    def add_feedback(
+        self, service_id: str, items: Iterable[FeedbackItem], received_at: datetime
+    ) -> FeedbackResult:
+        items = list(items)
+        rows = []
+        for item in items:
+            reason = item.overrideReason.reason if item.overrideReason else None
+            rows.append({
+                "item_key": feedback_key(service_id, item),
+                "service_id": service_id,
+                "card_uuid": item.card,
+                "outcome": item.outcome,
+                "accepted_suggestions": " ".join(s.id for s in item.acceptedSuggestions or []),
+                "override_system": reason.system if reason else None,
+                "override_code": reason.code if reason else None,
+                "override_display": reason.display if reason else None,
+                "user_comment": item.overrideReason.userComment if item.overrideReason else None,
+                "outcome_at": item.outcomeTimestamp,
+                "received_at": received_at,
+            })
+        with self.engine.begin() as conn:
+            cards = {r["card_uuid"] for r in rows}
+            known = set(
+                conn.execute(select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(cards))).scalars()
+            )
+            for row in rows:
+                row["known_card"] = row["card_uuid"] in known
+            stored = 0
+            seen: set[str] = set()
+            for row in rows:
+                if row["item_key"] in seen:
+                    continue
+                seen.add(row["item_key"])
+                result = conn.execute(self._insert_ignore(feedback, "item_key"), row)
+                stored += result.rowcount or 0
+        unknown = sum(1 for r in rows if not r["known_card"])
+        if unknown:
+            log.info("feedback for unknown cards kept and flagged", extra={"unknown": unknown})
+        return FeedbackResult(len(rows), stored, len(rows) - stored, unknown)
+
+    def close(self) -> None:
+        self.flush(timeout=5.0)
+        self._queue.put(_STOP)
+        self._writer.join(timeout=5.0)
+        self.engine.dispose()
