@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import requests
 from flask import current_app
 
 from cdshooks.fhir.allowlist import FhirServerPolicy
+from cdshooks.pipeline import RatingWriter, Renderer, no_cards, no_ratings
 from cdshooks.settings import Settings
 from cdshooks.store.store import Store
 
@@ -29,6 +30,8 @@ class Runtime:
     session: requests.Session
     executor: ThreadPoolExecutor
     policy: FhirServerPolicy
+    render: Renderer = field(default=no_cards)
+    rate: RatingWriter = field(default=no_ratings)
 
     def close(self) -> None:
         self.store.close()

@@ -196,10 +196,16 @@ def documentation() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting, for the README table."""
     rows = []
     for f in fields(Settings):
-        default = f.default
-        shown = ",".join(default) if isinstance(default, tuple) else str(default)
-        rows.append((env_name(f.name), shown, f.metadata["help"]))
+        rows.append((env_name(f.name), _shown_default(f.default), f.metadata["help"]))
     return rows
+
+
+def _shown_default(default: Any) -> str:
+    if isinstance(default, bool):
+        return "1" if default else "0"
+    if isinstance(default, tuple):
+        return ",".join(default)
+    return str(default) if default != "" else "(empty)"
 
 
 def redact_url(url: str) -> str:
