@@ -1,0 +1,141 @@
+"""Real servers on loopback: a sekmet-fhir FHIR R4 server (session) and `cdshooks serve` (per test)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 20.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, limit: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return "(no output)"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, stderr: Path, what: str) -> None:
+    """Poll `url` until it answers 200; fail (with the server's stderr) on exit or after STARTUP_SECONDS."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with status {process.returncode} before it was ready:\n{_tail(stderr)}")
+        try:
+            response = requests.get(url, timeout=1.0)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    pytest.fail(f"{what} not ready at {url} within {STARTUP_SECONDS:.0f} s ({last}):\n{_tail(stderr)}")
+
+
+def _start(
+    command: list[str], cwd: Path, env: dict[str, str], ready_url: str, what: str
+) -> subprocess.Popen[bytes]:
+    stdout = cwd / "stdout.log"
+    stderr = cwd / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        _wait_ready(process, ready_url, stderr, what)
+    except BaseException:
+        _stop(process)
+        raise
+    return process
+
+
+@dataclass(frozen=True)
+class Sekmet:
+    base_url: str  # FHIR base, http://127.0.0.1:<port>/fhir
+    workdir: Path
+
+
+@pytest.fixture(scope="session")
+def sekmet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sekmet]:
+    executable = BIN / "sekmet"
+    if not executable.exists():
+        pytest.skip(f"sekmet-fhir is not installed ({executable} missing): pip install -e '.[test]'")
+    workdir = tmp_path_factory.mktemp("sekmet")
+    (workdir / "settings.yaml").write_text("simulator:\n  enabled: false\nlog_inbound: false\n")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/fhir"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKMET_")}
+    env |= {"SEKMET_BASE_URL": base_url, "SEKMET_CONFIG": str(workdir / "settings.yaml"),
+           "SEKMET_DB": str(workdir / "sekmet.db")}
+    process = _start([str(executable), "serve", "--host", "127.0.0.1", "--port", str(port)], workdir, env,
+                     f"{base_url}/metadata", "sekmet-fhir")
+    try:
+        yield Sekmet(base_url, workdir)
+    finally:
+        _stop(process)
+
+
+def load_bundle(base_url: str, bundle: dict[str, Any]) -> dict[str, Any]:
+    """POST a transaction Bundle to the FHIR base; every entry must answer 2xx. Returns the response Bundle."""
+    response = requests.post(
+        base_url, json=bundle, timeout=30,
+        headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"},
+    )
+    assert response.status_code == 200, f"transaction failed: HTTP {response.status_code}: {response.text[:2000]}"
+    body: dict[str, Any] = response.json()
+    entries = body.get("entry", [])
+    assert len(entries) == len(bundle["entry"]), f"{len(entries)} response entries for {len(bundle['entry'])}"
+    for i, entry in enumerate(entries):
+        status = str(entry.get("response", {}).get("status", ""))
+        assert status[:1] == "2", f"entry {i} ({bundle['entry'][i]['request']['url']}): status {status!r}"
+    return body
+
+
+@pytest.fixture
+def served_app(tmp_path: Path) -> Iterator[str]:
+    """`cdshooks serve` (gunicorn, one worker) on a free loopback port; yields its base URL."""
+    executable = BIN / "cdshooks"
+    if not executable.exists():
+        pytest.skip(f"the project is not installed in this interpreter's environment ({executable} missing)")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
+    env |= {"CDSHOOKS_DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "CDSHOOKS_FHIR_ALLOWLIST": "loopback"}
+    base_url = f"http://127.0.0.1:{port}"
+    process = _start(
+        [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--allow-unauthenticated"],
+        tmp_path, env, f"{base_url}/healthz", "cdshooks serve",
+    )
+    try:
+        yield base_url
+    finally:
+        _stop(process)
