@@ -12,6 +12,11 @@ from flask import Flask
 from flask_cors import CORS
 
 from cdshooks import logs
+from cdshooks.catalog.loader import default_catalog
+from cdshooks.catalog.orders import procedure_codes
+from cdshooks.catalog.ratings import rating_actions
+from cdshooks.catalog.render import CardRenderer
+from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.client import new_session
 from cdshooks.http import discovery, feedback, health, services
@@ -35,6 +40,7 @@ def create_app(
     key = settings.pseudonym_key.encode() if settings.pseudonym_key else secrets.token_bytes(32)
     store = Store(settings.database_url, key)
     store.create_schema()
+    knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,
@@ -42,6 +48,9 @@ def create_app(
         session=session or new_session(pool_size=settings.fhir_concurrency * 4),
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
+        knowledge=knowledge,
+        render=CardRenderer(default_catalog(), procedure_codes(knowledge)),
+        rate=rating_actions,
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cdshooks.clinical import engine
 from cdshooks.clinical.findings import Evaluation, Finding
+from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import action_problems, card_problems
 from cdshooks.protocol.response import INDICATOR_RANK, Action, Card, HookResponse
@@ -17,7 +18,7 @@ from cdshooks.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Evaluator = Callable[[str, Record, datetime], Evaluation]
+Evaluator = Callable[[str, Record, datetime, Knowledge], Evaluation]
 Renderer = Callable[[Finding, Record], Card | None]
 RatingWriter = Callable[[Evaluation, Record], list[Action]]
 
@@ -41,12 +42,13 @@ def answer(
     record: Record,
     now: datetime,
     settings: Settings,
+    knowledge: Knowledge,
     *,
     evaluate: Evaluator | None = None,
     render: Renderer = no_cards,
     rate: RatingWriter = no_ratings,
 ) -> Answer:
-    evaluation = (evaluate or engine.evaluate)(service.hook, record, now)
+    evaluation = (evaluate or engine.evaluate)(service.hook, record, now, knowledge)
     cards: list[tuple[Finding, Card]] = []
     seen_topics: set[str] = set()
     dropped = 0

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import requests
 from flask import current_app
 
+from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.pipeline import RatingWriter, Renderer, no_cards, no_ratings
 from cdshooks.settings import Settings
@@ -30,6 +31,7 @@ class Runtime:
     session: requests.Session
     executor: ThreadPoolExecutor
     policy: FhirServerPolicy
+    knowledge: Knowledge
     render: Renderer = field(default=no_cards)
     rate: RatingWriter = field(default=no_ratings)
 

@@ -15,6 +15,7 @@ from typing import Any
 from cdshooks.catalog.loader import OVERRIDE_SYSTEM, TOPIC_SYSTEM, CardSpec, SuggestionSpec
 from cdshooks.clinical.findings import Finding
 from cdshooks.fhir.record import Record
+from cdshooks.protocol.conformance import MAX_SUMMARY
 from cdshooks.protocol.response import Action, Card, Coding, Link, Source, Suggestion
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
     return template.format_map(_Values({k: _shown(v) for k, v in values.items()}))
 
 
+def shorten(summary: str, topic: str, limit: int = MAX_SUMMARY) -> str:
+    """Keep a filled summary under 140 characters: cut at a word boundary with an ellipsis (and log it,
+    since the catalog's example values should have caught it)."""
+    if len(summary) <= limit:
+        return summary
+    log.warning("card summary shortened", extra={"topics": [topic]})
+    cut = summary[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
 class CardRenderer:
     def __init__(self, catalog: Mapping[str, CardSpec], procedure_codes: ProcedureCodes) -> None:
         self._catalog = catalog
@@ -69,7 +80,7 @@ class CardRenderer:
         )
         summary, detail = spec.texts(values.get("variant"))
         return Card(
-            summary=fill(summary, values),
+            summary=shorten(fill(summary, values), spec.topic),
             detail=fill(detail, values),
             indicator=spec.indicator,  # type: ignore[arg-type]
             source=Source(label=spec.source_label, url=spec.source_url,

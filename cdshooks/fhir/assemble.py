@@ -103,7 +103,7 @@ def assemble(
     if to_fetch or to_complete:
         _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, resources, assembly)
 
-    assembly.record = Record.build(patient_id, resources, draft_orders, selections)
+    assembly.record = Record.build(patient_id, resources, draft_orders, selections, sorted(assembly.degraded))
     return assembly
 
 
@@ -150,6 +150,7 @@ def _run_fetches(
             assembly.degraded[key] = "fetch failed (internal error)"
             continue
         resources.extend(result.resources)
+        assembly.degraded.pop(key, None)
         if mode == "fetch":
             assembly.fetched.append(key)
         if result.truncated:

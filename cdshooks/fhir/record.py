@@ -27,6 +27,7 @@ class Record:
     resources: Mapping[str, tuple[Resource, ...]] = field(default_factory=dict)
     draft_orders: tuple[Resource, ...] = ()
     selections: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # prefetch keys whose data could not be had (fully or partly)
     _index: Mapping[str, Resource] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -36,6 +37,7 @@ class Record:
         resources: Iterable[Resource],
         draft_orders: Iterable[Resource] = (),
         selections: Iterable[str] = (),
+        missing: Iterable[str] = (),
     ) -> Record:
         by_type: dict[str, list[Resource]] = {}
         index: dict[str, Resource] = {}
@@ -63,6 +65,7 @@ class Record:
             resources={k: tuple(v) for k, v in by_type.items()},
             draft_orders=drafts,
             selections=tuple(selections),
+            missing=tuple(missing),
             _index=index,
         )
 
@@ -89,6 +92,9 @@ class Record:
         return tuple(
             d for d in self.draft_orders if f"{d.get('resourceType')}/{d.get('id')}" in wanted
         )
+
+    def selected_orders_refs(self) -> tuple[str, ...]:
+        return tuple(f"{d.get('resourceType')}/{d.get('id')}" for d in self.selected_orders())
 
     def count(self) -> int:
         return sum(len(v) for v in self.resources.values())

@@ -64,7 +64,8 @@ def call(service_id: str) -> Response:
              f"prefetch.{key}")
             for key in assembly.unavailable
         ])
-    answer = pipeline.answer(service, assembly.record, now, rt.settings, render=rt.render, rate=rt.rate)
+    answer = pipeline.answer(service, assembly.record, now, rt.settings, rt.knowledge, render=rt.render,
+                             rate=rt.rate)
     body = answer.response.to_json()
     _record_issued(rt, service, request, context.patientId, answer.response, now)
     _log_call(service, request, 200, started, answer.response, assembly.degraded, [], assembly.fetched)

@@ -40,7 +40,7 @@ def ehr_app(tmp_path: Path) -> Iterator[Flask]:
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
     records: list[Record] = []
 
-    def capture(hook: str, record: Record, now: Any) -> Evaluation:
+    def capture(hook: str, record: Record, now: Any, *_: Any) -> Evaluation:
         records.append(record)
         return Evaluation()
 

@@ -70,7 +70,7 @@ def loaded(sekmet: Sekmet) -> dict[str, Any]:
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
     records: list[Record] = []
 
-    def capture(hook: str, record: Record, now: datetime) -> Evaluation:
+    def capture(hook: str, record: Record, now: datetime, *_: Any) -> Evaluation:
         assert now == NOW
         records.append(record)
         return Evaluation()

@@ -1,0 +1,78 @@
+"""Helpers every extractor shares: status checks, dates, references, labels. Never raise on odd data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cdshooks.fhir.codes import codings, concept_text, parse_fhir_datetime
+
+Resource = dict[str, Any]
+
+EXCLUDED_VERIFICATION = {"refuted", "entered-in-error"}
+ACTIVE_CLINICAL = {"active", "recurrence", "relapse"}
+UNUSABLE_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered", "unknown"}
+
+
+def ref(resource: Resource) -> str:
+    return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+
+
+def status_codes(concept: Any) -> set[str]:
+    return {code for _, code, _ in codings(concept) if code}
+
+
+def verified(resource: Resource) -> bool:
+    """False for refuted or entered-in-error records (Condition.verificationStatus, or a status field)."""
+    if status_codes(resource.get("verificationStatus")) & EXCLUDED_VERIFICATION:
+        return False
+    return resource.get("status") != "entered-in-error"
+
+
+def clinically_active(resource: Resource) -> bool:
+    """Active, recurrence or relapse; an absent clinicalStatus counts as active unless abated."""
+    codes = status_codes(resource.get("clinicalStatus"))
+    if codes:
+        return bool(codes & ACTIVE_CLINICAL)
+    return not any(resource.get(k) for k in ("abatementDateTime", "abatementPeriod", "abatementString",
+                                             "abatementAge", "abatementRange"))
+
+
+def first_date(resource: Resource, *paths: str) -> datetime | None:
+    """The first parseable date among dotted paths (e.g. "effectivePeriod.start")."""
+    for path in paths:
+        value: Any = resource
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        moment = parse_fhir_datetime(value) if isinstance(value, str) else None
+        if moment is not None:
+            return moment
+    return None
+
+
+def label_of(concept: Any, fallback: str) -> str:
+    """A short human label: the concept text, else the first coding display."""
+    if isinstance(concept, dict) and isinstance(concept.get("text"), str) and concept["text"].strip():
+        return concept["text"].strip()[:80]
+    for _, _, display in codings(concept):
+        if display:
+            return display[:80]
+    return fallback
+
+
+def site_text(resource: Resource) -> str | None:
+    sites = resource.get("bodySite")
+    if isinstance(sites, dict):
+        sites = [sites]
+    if not isinstance(sites, list):
+        return None
+    texts = [concept_text(s) for s in sites if isinstance(s, dict)]
+    joined = "; ".join(t for t in texts if t)
+    return joined[:120] or None
+
+
+def concepts(value: Any) -> list[Any]:
+    """A CodeableConcept or a list of them, as a list."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return [value] if isinstance(value, dict) else []

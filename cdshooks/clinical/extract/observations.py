@@ -1,0 +1,141 @@
+"""Facts from Observations: labs (with an abnormal flag), receptor results, symptoms, coded stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, verified
+from cdshooks.clinical.extract.conditions import parse_stage, symptom_kind
+from cdshooks.clinical.facts import LabResult, Receptor, Symptom
+from cdshooks.clinical.knowledge import Knowledge
+from cdshooks.fhir.codes import concept_text, quantity_value
+
+LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
+            ("VS_LAB_CALCIUM", "calcium"))
+RECEPTOR_SETS = (("VS_ER_TEST", "er"), ("VS_PR_TEST", "pr"), ("VS_HER2_TEST", "her2"))
+ALP_UNITS = {"u/l", "iu/l", "[iu]/l", "u/l.", "units/l", "unit/l"}
+UNUSABLE = {"entered-in-error", "cancelled", "registered"}
+
+
+@dataclass
+class ObservationFacts:
+    labs: list[LabResult] = field(default_factory=list)
+    receptors: list[Receptor] = field(default_factory=list)
+    symptoms: list[Symptom] = field(default_factory=list)
+    stage: str | None = None
+
+
+def lab_kind(kb: Knowledge, code: Any) -> str | None:
+    for name, kind in LAB_SETS:
+        if kb.valueset(name).matches(code):
+            return kind
+    if kb.valueset("VS_LAB_LFT").matches(code):
+        kinds = kb.valueset("VS_LAB_LFT").kinds(code) & {"alt", "ast", "bilirubin"}
+        return sorted(kinds)[0] if kinds else None
+    return None
+
+
+def _interpretation(kb: Knowledge, observation: Resource) -> str | None:
+    vs = kb.valueset("VS_INTERPRETATION")
+    for concept in concepts(observation.get("interpretation")):
+        kinds = vs.kinds(concept)
+        for kind in ("high", "low", "normal"):
+            if kind in kinds:
+                return kind
+    return None
+
+
+def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | None, float | None]:
+    ranges = observation.get("referenceRange")
+    if not isinstance(ranges, list):
+        return None, None
+    for item in ranges:
+        if not isinstance(item, dict):
+            continue
+        high = item.get("high") if isinstance(item.get("high"), dict) else None
+        low = item.get("low") if isinstance(item.get("low"), dict) else None
+        high_value, low_value = quantity_value(high), quantity_value(low)
+        for bound in (high, low):
+            bound_unit = str(bound.get("unit") or bound.get("code") or "") if bound else ""
+            if bound and bound_unit and unit and bound_unit.lower() != unit.lower():
+                return None, None  # another unit: no comparison
+        if high_value is not None and value > high_value:
+            return "high", high_value
+        if low_value is not None and value < low_value:
+            return "low", high_value
+        if high_value is not None or low_value is not None:
+            return "normal", high_value
+    return None, None
+
+
+def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
+    quantity = observation.get("valueQuantity") if isinstance(observation.get("valueQuantity"), dict) else {}
+    value = quantity_value(quantity)
+    unit = str(quantity.get("unit") or quantity.get("code") or "")
+    when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+    flag, basis, high = _interpretation(kb, observation), "interpretation", None
+    if value is not None:
+        range_flag, high = _range_flag(observation, value, unit)
+        if flag is None and range_flag is not None:
+            flag, basis = range_flag, "reference-range"
+    if flag is None:
+        basis = "none"
+        if kind == "alp" and value is not None and unit.lower() in ALP_UNITS:
+            flag, basis = ("high" if value > alp_uln else "normal"), "fallback-limit"
+    return LabResult(kind, when, value, unit, flag, basis, high, ref(observation))
+
+
+def receptor_status(kb: Knowledge, observation: Resource) -> str | None:
+    value = observation.get("valueCodeableConcept")
+    text = observation.get("valueString") if isinstance(observation.get("valueString"), str) else None
+    concept = value if isinstance(value, dict) else ({"text": text} if text else None)
+    if concept is not None:
+        if kb.valueset("VS_RECEPTOR_NEGATIVE").matches(concept):
+            return "negative"
+        if kb.valueset("VS_RECEPTOR_POSITIVE").matches(concept):
+            return "positive"
+        if "equivocal" in concept_text(concept).lower():
+            return "equivocal"
+    interp = {k for c in concepts(observation.get("interpretation"))
+              for k in kb.valueset("VS_INTERPRETATION").kinds(c)}
+    if "negative" in interp:
+        return "negative"
+    if "positive" in interp:
+        return "positive"
+    return None
+
+
+def _present(observation: Resource) -> bool:
+    """A symptom observation asserts presence unless its value says no."""
+    if observation.get("valueBoolean") is False:
+        return False
+    value = observation.get("valueCodeableConcept")
+    text = concept_text(value).lower() if isinstance(value, dict) else ""
+    return not any(word in text for word in ("absent", "negative", "no ", "none", "denies"))
+
+
+def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
+    out = ObservationFacts()
+    for observation in observations:
+        if not verified(observation) or observation.get("status") in UNUSABLE:
+            continue
+        code = observation.get("code")
+        kind = lab_kind(kb, code)
+        if kind is not None:
+            out.labs.append(lab_result(kb, observation, kind, alp_uln))
+            continue
+        receptor = next((k for name, k in RECEPTOR_SETS if kb.valueset(name).matches(code)), None)
+        if receptor is not None:
+            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
+            out.receptors.append(Receptor(receptor, when, receptor_status(kb, observation), ref(observation)))
+            continue
+        symptom = symptom_kind(kb, code)
+        if symptom is not None:
+            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
+            out.symptoms.append(Symptom(symptom, label_of(code, symptom), when, _present(observation), None,
+                                        site_text(observation), ref(observation)))
+            continue
+        if "stage" in concept_text(code).lower():
+            out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
+    return out

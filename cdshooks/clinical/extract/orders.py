@@ -1,0 +1,75 @@
+"""Facts from the draft orders of the session: imaging ServiceRequests classified into procedure classes
+(a C/A/P CT split into chest + abdomen/pelvis orders counts as one), bone-modifying agent drafts, and the
+symptoms named in the orders' reasonCode.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cdshooks.clinical.extract.common import concepts, label_of, ref
+from cdshooks.clinical.extract.conditions import symptom_kind
+from cdshooks.clinical.extract.medications import medication_concept
+from cdshooks.clinical.facts import DraftOrder, Symptom
+from cdshooks.clinical.knowledge import Knowledge
+from cdshooks.fhir.codes import concept_text
+from cdshooks.fhir.record import Record
+
+# halves of a chest/abdomen/pelvis CT ordered separately -> the combined class
+SPLIT_CT = {
+    frozenset({"CT_CHEST_IV", "CT_ABD_PELVIS_IV"}): "CT_CAP_IV",
+    frozenset({"CT_CHEST_NOIV", "CT_ABD_PELVIS_NOIV"}): "CT_CAP_NOIV",
+    frozenset({"CT_CHEST_WO_W", "CT_ABD_PELVIS_WO_W"}): "CT_CAP_WO_W",
+}
+SKIPPED = {"entered-in-error", "revoked", "cancelled"}
+
+
+def _display(kb: Knowledge, procedure: str | None, concept: object) -> str:
+    if procedure is not None:
+        entry = kb.procedure(procedure)
+        if isinstance(entry, dict) and isinstance(entry.get("display"), str):
+            return entry["display"]
+    return label_of(concept, "Imaging order")[:60]
+
+
+def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[DraftOrder], list[Symptom]]:
+    selected = set(record.selected_orders_refs())
+    orders: list[DraftOrder] = []
+    symptoms: list[Symptom] = []
+    for resource in record.draft_orders:
+        if resource.get("status") in SKIPPED:
+            continue
+        reference = ref(resource)
+        reasons = concepts(resource.get("reasonCode"))
+        reason_text = "; ".join(concept_text(c) for c in reasons if concept_text(c))[:200]
+        for concept in reasons:
+            kind = symptom_kind(kb, concept)
+            if kind is not None:
+                symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference))
+        if resource.get("resourceType") == "ServiceRequest":
+            procedure = kb.procedure_class(resource.get("code"))
+            if procedure is None:
+                continue
+            orders.append(DraftOrder(reference, reference in selected, _display(kb, procedure, resource.get("code")),
+                                     procedure_class=procedure, reason_text=reason_text))
+        elif resource.get("resourceType") == "MedicationRequest":
+            concept = medication_concept(resource, record.resolve)
+            medication = kb.medication(concept)
+            if medication is None:
+                continue
+            orders.append(DraftOrder(reference, reference in selected, medication.ingredient,
+                                     medication=medication.ingredient, drug_class=medication.drug_class,
+                                     osteoporosis_dose=medication.osteoporosis_dose, reason_text=reason_text))
+    return _merge_split_ct(kb, orders), symptoms
+
+
+def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]:
+    classes = {o.procedure_class for o in orders}
+    merged = list(orders)
+    for halves, combined in SPLIT_CT.items():
+        if halves <= classes:
+            selected = any(o.selected for o in orders if o.procedure_class in halves)
+            label = _display(kb, combined, None)
+            merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text)
+                      if o.procedure_class in halves else o for o in merged]
+    return merged

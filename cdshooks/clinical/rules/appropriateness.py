@@ -1,0 +1,143 @@
+"""Order-time appropriateness against the ACR scenario (R02, R03, R06, R17, early-stage surveys) and the
+rating each imaging draft gets (Argonaut PAMA codes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from cdshooks.clinical.facts import (
+    BODY_SURVEYS,
+    BONE_SCAN_WB,
+    BONE_SCANS,
+    CT_CAP_IV,
+    FDG_PETCT,
+    VISCERAL_SURVEYS,
+    XR_SURVEY,
+    DraftOrder,
+    PatientFacts,
+)
+from cdshooks.clinical.findings import Finding, Rating
+from cdshooks.clinical.rules.scenario import (
+    Params,
+    cns_symptoms,
+    known_bone_mets,
+    renal_impairment,
+    scenario_applies,
+    suspicion,
+)
+
+
+class AcrRow(Protocol):
+    category: str  # usually-appropriate | may-be-appropriate | usually-not-appropriate
+    pama_rating: str  # appropriate | not-appropriate (knowledge/acr_table.yaml)
+
+
+# procedure class -> its row of the ACR table (None: the table does not rate it)
+AcrLookup = Callable[[str], AcrRow | None]
+
+ALTERNATIVES = {BONE_SCAN_WB: "a bone scan", CT_CAP_IV: "contrast CT", FDG_PETCT: "FDG-PET/CT"}
+REPLACE = {BONE_SCAN_WB: "replace-bone-scan", CT_CAP_IV: "replace-ct-cap-iv", FDG_PETCT: "replace-fdg-petct"}
+EARLY_STAGES = {"0", "I", "IA", "IB", "IIA"}  # ACR Variant 2 rates surveys usually not appropriate up to IIA
+
+
+def imaging_orders(facts: PatientFacts) -> list[DraftOrder]:
+    return [o for o in facts.selected_orders() if o.procedure_class is not None]
+
+
+def drafted(facts: PatientFacts, classes: frozenset[str] | set[str]) -> bool:
+    """Any draft order of the session (selected or not) in these classes."""
+    return any(o.procedure_class in classes for o in facts.orders)
+
+
+def recently_imaged(facts: PatientFacts, classes: frozenset[str] | set[str], days: float) -> bool:
+    return any(i.procedure_class in classes and facts.within(i.when, days) for i in facts.imaging)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def usually_not_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> list[Finding]:
+    """R03: a survey the ACR rates usually not appropriate, with the appropriate ones to switch to."""
+    if not scenario_applies(facts, params):
+        return []
+    wrong = [o for o in imaging_orders(facts)
+             if (row := acr(o.procedure_class or "")) is not None and row.category == "usually-not-appropriate"]
+    if not wrong:
+        return []
+    alternatives = [BONE_SCAN_WB, CT_CAP_IV, FDG_PETCT]
+    if renal_impairment(facts, params) is not None:
+        alternatives.remove(CT_CAP_IV)  # R07: no contrast CT when contrast is the problem
+    first = wrong[0]
+    return [Finding(
+        topic="acr-usually-not-appropriate",
+        values={"order": first.label, "variant": first.procedure_class,
+                "alternatives": _join([ALTERNATIVES[a] for a in alternatives]),
+                "suspicion": suspicion(facts, params).describe()},
+        order_ids=tuple(o.ref for o in wrong),
+        suggestions=tuple(REPLACE[a] for a in alternatives),
+    )]
+
+
+def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
+    """Early-stage disease, no symptom or lab suspicion: a systemic survey is usually not indicated."""
+    if facts.breast_cancer is None or facts.stage not in EARLY_STAGES or known_bone_mets(facts):
+        return []
+    if suspicion(facts, params).any or cns_symptoms(facts, params) or facts.other_mets:
+        return []
+    surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
+    if not surveys:
+        return []
+    return [Finding(topic="no-suspicion-survey-not-indicated",
+                    values={"order": surveys[0].label, "stage": facts.stage},
+                    order_ids=tuple(o.ref for o in surveys))]
+
+
+def aggressive_subtype(facts: PatientFacts, params: Params) -> list[Finding]:
+    """R06: inflammatory or triple-negative disease with a suspected-metastasis survey other than PET/CT."""
+    if not (facts.inflammatory or facts.triple_negative) or not scenario_applies(facts, params):
+        return []
+    if drafted(facts, {FDG_PETCT}):
+        return []
+    orders = [o for o in imaging_orders(facts) if o.procedure_class in {BONE_SCAN_WB, CT_CAP_IV}]
+    if not orders:
+        return []
+    subtype = "Inflammatory" if facts.inflammatory else "Triple-negative"
+    return [Finding(topic="aggressive-subtype-pet-ct",
+                    values={"order": orders[0].label, "subtype": subtype, "basis": facts.subtype_basis},
+                    order_ids=tuple(o.ref for o in orders), suggestions=("replace-fdg-petct",))]
+
+
+def radiograph_survey(facts: PatientFacts, params: Params) -> list[Finding]:
+    """R17: a radiographic skeletal survey as the search for bone metastases."""
+    if facts.breast_cancer is None or not suspicion(facts, params).any:
+        return []
+    orders = [o for o in imaging_orders(facts) if o.procedure_class == XR_SURVEY]
+    if not orders:
+        return []
+    window = params["P_RECENT_STAGING_DAYS"]
+    if drafted(facts, BONE_SCANS | VISCERAL_SURVEYS) or recently_imaged(facts, BONE_SCANS | VISCERAL_SURVEYS, window):
+        return []
+    return [Finding(topic="radiograph-survey-insensitive", values={"order": orders[0].label},
+                    order_ids=tuple(o.ref for o in orders), suggestions=("replace-bone-scan",))]
+
+
+def ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool) -> list[Rating]:
+    """The rating of each selected imaging ServiceRequest.
+
+    No rating when the record is incomplete (the Argonaut rule: never rate without the information to
+    decide) or the order could not be classified.
+    """
+    if not complete:
+        return []
+    applies = scenario_applies(facts, params)
+    out = []
+    for order in imaging_orders(facts):
+        if not order.ref.startswith("ServiceRequest/"):
+            continue
+        row = acr(order.procedure_class or "")
+        rating = row.pama_rating if applies and row is not None else "no-criteria-apply"
+        out.append(Rating(order.ref, rating, order.procedure_class))
+    return out

@@ -1,0 +1,76 @@
+"""Bone health in bone-metastatic disease: a bone-modifying agent for every patient (R15), its
+prerequisites (R15b), and orthopaedic review of lesions at risk (R24).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdshooks.clinical.facts import PatientFacts
+from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.rules.scenario import Params, renal_impairment
+
+AT_RISK = re.compile(r"\b(femur|femoral|humer\w*|vertebra\w*|spine|spinal|impending fracture|pathologic\w* "
+                     r"fracture|epidural|cord compression)\b", re.IGNORECASE)
+
+
+def bma_prerequisites(facts: PatientFacts, params: Params) -> list[Finding]:
+    drafts = [o for o in facts.selected_orders() if o.drug_class == "bone-modifying"]
+    if not drafts:
+        return []
+    missing = []
+    if not facts.dental_evaluation:
+        missing.append("a dental evaluation")
+    if not facts.calcium_vitamin_d:
+        missing.append("calcium and vitamin D supplementation")
+    if not missing:
+        return []
+    return [Finding(topic="bma-prerequisites", values={"order": drafts[0].label, "missing": " and ".join(missing)},
+                    order_ids=tuple(o.ref for o in drafts))]
+
+
+def _bone_mets_basis(facts: PatientFacts) -> tuple[str, object] | None:
+    if facts.bone_mets:
+        first = min(facts.bone_mets, key=lambda c: c.onset or facts.now)
+        when = f", recorded {first.onset.date().isoformat()}" if first.onset else ""
+        return f"{first.label}{when}", first.onset
+    positive = [i for i in facts.imaging_before_now() if i.result is BoneMetResult.POSITIVE]
+    if positive:
+        return f"{positive[-1].label} positive", positive[-1].when
+    return None
+
+
+def bone_mets_without_bma(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    basis = _bone_mets_basis(facts)
+    if basis is None:
+        return []
+    window = params["P_BMA_LOOKBACK_DAYS"]
+    agents = [t for t in facts.therapies_of("bone-modifying") if t.ongoing or facts.within(t.last_dose or t.start,
+                                                                                           window)]
+    if any(not t.osteoporosis_dose for t in agents):
+        return []
+    values: dict[str, object] = {"bone_mets_basis": basis[0]}
+    if agents:
+        values |= {"variant": "osteoporosis-dose", "current_agent": agents[0].agent}
+    elif renal_impairment(facts, params) is not None:
+        values["variant"] = "ckd"
+    return [Finding(topic="bone-mets-no-bma", values=values, recency=basis[1])]  # type: ignore[arg-type]
+
+
+def orthopedic_evaluation(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    for condition in facts.bone_mets:
+        match = AT_RISK.search(f"{condition.site or ''} {condition.text}")
+        if match:
+            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{condition.label}: {match.group(0)}"},
+                            recency=condition.onset)]
+    for study in reversed(facts.imaging_before_now()):
+        match = AT_RISK.search(f"{study.site or ''} {study.conclusion}")
+        if study.result is BoneMetResult.POSITIVE and match:
+            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{study.label}: {match.group(0)}"},
+                            recency=study.when)]
+    return []

@@ -1,0 +1,53 @@
+"""The course of bone-metastatic disease: a classic positive bone scan means stage IV (R19); new pain after
+treated bone metastases suggests recurrence (R21).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cdshooks.clinical.facts import PatientFacts
+from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.report_reading import BoneMetResult, Change
+from cdshooks.clinical.rules.scenario import Params, last_chemotherapy
+
+
+def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan]
+    if not scans:
+        return []
+    scan = scans[-1]
+    if scan.result is not BoneMetResult.POSITIVE or not scan.multifocal or scan.when is None:
+        return []
+    if not facts.within(scan.when, params["P_RESULT_RECENT_DAYS"]):
+        return []
+    known_before = any(m.onset is not None and m.onset < scan.when - timedelta(days=1) for m in facts.bone_mets) or any(
+        i.result is BoneMetResult.POSITIVE and i.when is not None and i.when < scan.when for i in facts.imaging)
+    if known_before:
+        return []
+    return [Finding(topic="classic-bone-scan-stage-iv", values={"bone_scan": scan.label}, recency=scan.when)]
+
+
+def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None or not (facts.bone_mets or any(
+            i.result is BoneMetResult.POSITIVE for i in facts.imaging)):
+        return []
+    treated = [i for i in facts.imaging_before_now()
+               if Change.SCLEROTIC_CHANGE in i.changes or Change.DECREASED in i.changes]
+    if not treated:
+        return []
+    chemo = last_chemotherapy(facts)
+    if chemo is None or chemo.last_dose is None:
+        return []
+    pain = [s for s in facts.recent_symptoms({"bone-pain"}, params["P_SUSPICION_LOOKBACK_DAYS"])
+            if s.onset is not None and (s.onset - chemo.last_dose).days >= params["P_RECURRENCE_AFTER_CHEMO_DAYS"]]
+    if not pain:
+        return []
+    onset = min(s.onset for s in pain if s.onset)
+    if any(i.when is not None and i.when >= onset for i in facts.imaging):
+        return []
+    return [Finding(topic="recurrence-after-treated-mets",
+                    values={"pain": f"{pain[0].label} since {onset.date().isoformat()}", "last_chemo": chemo.last_dose},
+                    suggestions=("add-fdg-petct",), recency=onset)]

@@ -1,0 +1,102 @@
+"""What to do after a negative or indeterminate study: persistent pain -> targeted MRI (R10), visceral
+suspicion -> contrast CT (R11), an indeterminate focus -> correlative imaging (R12), a negative CT in
+demineralised bone (R18).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
+from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.rules.scenario import Params, renal_impairment, suspicion
+
+SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoracic"),
+                 ("cervical", "MRI_SPINE:cervical"), ("spine|back|vertebr|sacr", "MRI_SPINE"))
+
+
+def _latest_bone_scan(facts: PatientFacts) -> ImagingResult | None:
+    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and s.result is not BoneMetResult.UNKNOWN]
+    return scans[-1] if scans else None
+
+
+def _since(facts: PatientFacts, study: ImagingResult, modalities: set[str], classes: set[str] = frozenset()) -> bool:
+    """Any later study of these modalities or procedure classes."""
+    return any(i.when is not None and study.when is not None and i.when > study.when
+               and (i.modality in modalities or i.procedure_class in classes) and i is not study
+               for i in facts.imaging)
+
+
+def _mri_procedure(site: str | None) -> str | None:
+    text = (site or "").lower()
+    for pattern, procedure in SPINE_REGIONS:
+        if re.search(pattern, text):
+            return procedure
+    return None
+
+
+def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
+    scan = _latest_bone_scan(facts)
+    if facts.breast_cancer is None or scan is None or scan.result is not BoneMetResult.NEGATIVE or scan.when is None:
+        return []
+    window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    pain = [s for s in facts.symptoms if s.kind == "bone-pain" and s.active and s.onset is not None
+            and (s.onset >= scan.when or facts.within(s.onset, window))]
+    if not pain or _since(facts, scan, {"MR"}):
+        return []
+    symptom = max(pain, key=lambda s: s.onset)  # type: ignore[arg-type, return-value]
+    site = symptom.site or "the painful site"
+    procedure = _mri_procedure(symptom.site)
+    values = {"bone_scan": scan.label, "pain": f"{symptom.label} recorded {symptom.onset.date().isoformat()}",
+              "site": site, "mri_procedure": procedure or "MRI_SPINE"}
+    return [Finding(topic="negative-bone-scan-persistent-pain-mri", values=values,
+                    suggestions=("add-mri-site",) if procedure else (), recency=symptom.onset)]
+
+
+def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
+    scan = _latest_bone_scan(facts)
+    if facts.breast_cancer is None or scan is None or scan.result is not BoneMetResult.NEGATIVE:
+        return []
+    found = suspicion(facts, params)
+    if not found.visceral or _since(facts, scan, set(), {CT_CAP_IV, FDG_PETCT}):
+        return []
+    suggestions = () if renal_impairment(facts, params) else ("add-ct-cap-iv",)
+    return [Finding(topic="negative-bone-scan-visceral-suspicion-ct",
+                    values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence()},
+                    suggestions=suggestions, recency=scan.when)]
+
+
+def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
+    scan = _latest_bone_scan(facts)
+    if facts.breast_cancer is None or scan is None:
+        return []
+    if not (scan.result is BoneMetResult.INDETERMINATE or (scan.solitary_focus
+                                                            and scan.result is not BoneMetResult.NEGATIVE)):
+        return []
+    if _since(facts, scan, {"XR", "CR", "DX", "CT", "MR"}):
+        return []
+    return [Finding(topic="indeterminate-focus-correlative-imaging",
+                    values={"bone_scan": scan.label, "site": scan.site or "site not stated"}, recency=scan.when)]
+
+
+def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    cts = [i for i in facts.imaging_before_now() if i.modality == "CT" and not i.is_bone_scan
+           and i.result is BoneMetResult.NEGATIVE]
+    if not cts:
+        return []
+    ct = cts[-1]
+    if not (facts.osteopenia or ct.osteopenia):
+        return []
+    window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    pain = facts.recent_symptoms({"bone-pain"}, window)
+    alp = facts.latest_lab("alp", window)
+    reasons = [f"{s.label} since {s.onset.date().isoformat()}" for s in pain if s.onset]
+    if alp is not None and alp.flag == "high":
+        reasons.append(alp.label)
+    if not reasons or _since(facts, ct, {"NM", "MR", "PT"}):
+        return []
+    return [Finding(topic="osteopenia-ct-sensitivity", values={"ct_study": ct.label, "suspicion": "; ".join(reasons)},
+                    suggestions=("add-bone-scan", "add-fdg-petct"), recency=ct.when)]

@@ -1,0 +1,145 @@
+"""Shared predicates of the rule families: the ACR scenario gate (R01), suspicion, therapy lines.
+
+Pure functions of the facts (which carry `now`) and the parameters (clinical-rules.md §1.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cdshooks.clinical.facts import PatientFacts, Symptom, Therapy
+
+Params = Mapping[str, float]
+
+SYSTEMIC = ("chemotherapy", "her2", "endocrine", "cdk46")
+LFT_KINDS = ("alt", "ast", "bilirubin")
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    """Why metastases are suspected now (R01 #3); empty when nothing points that way."""
+
+    bone_pain: tuple[Symptom, ...] = ()
+    weight_loss: tuple[Symptom, ...] = ()
+    visceral_symptoms: tuple[Symptom, ...] = ()
+    high_alp: str | None = None  # the lab label
+    abnormal_lfts: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.bone_pain or self.weight_loss or self.visceral_symptoms or self.high_alp
+                    or self.abnormal_lfts)
+
+    @property
+    def visceral(self) -> bool:
+        return bool(self.visceral_symptoms or self.abnormal_lfts)
+
+    def describe(self) -> str:
+        parts = [f"{s.label} since {_day(s.onset)}" for s in _earliest_per_kind(
+            (*self.bone_pain, *self.weight_loss, *self.visceral_symptoms))]
+        parts += [x for x in (self.high_alp, *self.abnormal_lfts) if x]
+        return "; ".join(parts) if parts else "none recorded"
+
+    def visceral_evidence(self) -> str:
+        parts = [*self.abnormal_lfts,
+                 *(f"{s.label} since {_day(s.onset)}" for s in _earliest_per_kind(self.visceral_symptoms))]
+        return "; ".join(parts)
+
+
+def _earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
+    """One symptom per kind, the earliest recorded (the same pain often appears as problem and reason)."""
+    first: dict[str, Symptom] = {}
+    for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or datetime.max.replace(tzinfo=UTC))):
+        first.setdefault(symptom.kind, symptom)
+    return list(first.values())
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "an unknown date"
+
+
+def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
+    window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    alp = facts.latest_lab("alp", window)
+    lfts = tuple(lab.label for kind in LFT_KINDS if (lab := facts.latest_lab(kind, window)) and lab.flag == "high")
+    return Suspicion(
+        bone_pain=tuple(facts.recent_symptoms({"bone-pain"}, window)),
+        weight_loss=tuple(facts.recent_symptoms({"weight-loss"}, window)),
+        visceral_symptoms=tuple(facts.recent_symptoms({"visceral"}, window)),
+        high_alp=alp.label if alp and alp.flag == "high" else None,
+        abnormal_lfts=lfts,
+    )
+
+
+def cns_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
+    return facts.recent_symptoms({"headache", "seizure", "weakness"}, params["P_SUSPICION_LOOKBACK_DAYS"])
+
+
+def systemic_therapies(facts: PatientFacts, params: Params) -> list[Therapy]:
+    """Systemic anticancer agents given or ordered within the neoadjuvant lookback window."""
+    window = params["P_NEOADJ_LOOKBACK_DAYS"]
+    return [t for t in facts.therapies_of(*SYSTEMIC)
+            if t.ongoing or facts.within(t.last_dose or t.start, window)]
+
+
+def neoadjuvant(facts: PatientFacts, params: Params) -> bool:
+    """On systemic therapy with no definitive breast surgery after its start (a heuristic, R01 #2)."""
+    for therapy in systemic_therapies(facts, params):
+        start = therapy.start or therapy.last_dose
+        if start is not None and not any(s >= start for s in facts.surgeries):
+            return True
+    return False
+
+
+def scenario_applies(facts: PatientFacts, params: Params) -> bool:
+    """The ACR scenario (R01): breast cancer, on systemic therapy, new suspicion, no CNS presentation.
+
+    By default any recent systemic therapy qualifies (the "looser mode" of clinical-rules.md §6 item 2);
+    with P_SCENARIO_REQUIRE_NEOADJUVANT = 1 the therapy must look neoadjuvant.
+    """
+    if facts.breast_cancer is None or cns_symptoms(facts, params):
+        return False
+    if not suspicion(facts, params).any:
+        return False
+    if params.get("P_SCENARIO_REQUIRE_NEOADJUVANT", 0) >= 1:
+        return neoadjuvant(facts, params)
+    return bool(systemic_therapies(facts, params))
+
+
+def known_bone_mets(facts: PatientFacts) -> bool:
+    from cdshooks.clinical.report_reading import BoneMetResult
+
+    return bool(facts.bone_mets) or any(
+        i.result is BoneMetResult.POSITIVE for i in facts.imaging if i.when is None or i.when <= facts.now)
+
+
+def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
+    """Agents whose first use started within the extended flare window, not given in the gap before it."""
+    horizon = params["P_FLARE_EXTENDED_MAX_DAYS"]
+    out = []
+    for therapy in facts.therapies_of(*SYSTEMIC):
+        if therapy.start is None or not facts.within(therapy.start, horizon):
+            continue
+        out.append(therapy)
+    return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
+
+
+def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
+    given = [t for t in facts.therapies_of("chemotherapy") if t.last_dose is not None and t.last_dose <= facts.now]
+    return max(given, key=lambda t: t.last_dose) if given else None  # type: ignore[arg-type, return-value]
+
+
+def days_between(a: datetime, b: datetime) -> int:
+    return abs(round((a - b) / timedelta(days=1)))
+
+
+def renal_impairment(facts: PatientFacts, params: Params) -> str | None:
+    """Evidence of severe renal impairment (R07): a recent eGFR under the limit, or CKD stage 4/5/ESRD."""
+    egfr = facts.latest_lab("egfr", params["P_EGFR_LOOKBACK_DAYS"])
+    if egfr is not None and egfr.value is not None and egfr.value < params["P_EGFR_CONTRAST_LIMIT"]:
+        return egfr.label
+    if facts.ckd_severe is not None:
+        return facts.ckd_severe.label
+    return None

@@ -1,0 +1,70 @@
+"""Match the modality to the suspected site: visceral suspicion with a bone scan alone (R04a) and CNS
+symptoms that need brain MRI (R05, at order time and in the chart).
+"""
+
+from __future__ import annotations
+
+from cdshooks.clinical.facts import BODY_SURVEYS, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEYS, PatientFacts, Symptom
+from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.rules.appropriateness import drafted, imaging_orders, recently_imaged
+from cdshooks.clinical.rules.scenario import Params, cns_symptoms, scenario_applies, suspicion
+
+
+def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> list[Finding]:
+    if not scenario_applies(facts, params):
+        return []
+    scans = [o for o in imaging_orders(facts) if o.procedure_class == BONE_SCAN_WB]
+    found = suspicion(facts, params)
+    if not scans or not found.visceral:
+        return []
+    if drafted(facts, VISCERAL_SURVEYS) or recently_imaged(facts, VISCERAL_SURVEYS, params["P_RECENT_STAGING_DAYS"]):
+        return []
+    return [Finding(topic="visceral-suspicion-bone-scan-alone",
+                    values={"order": scans[0].label, "visceral_evidence": found.visceral_evidence()},
+                    order_ids=tuple(o.ref for o in scans),
+                    suggestions=("add-ct-cap-iv", "replace-fdg-petct"))]
+
+
+def _describe(symptoms: list[Symptom]) -> str:
+    return "; ".join(f"{s.label} since {s.onset.date().isoformat() if s.onset else 'an unknown date'}"
+                     for s in symptoms)
+
+
+def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
+    """MRI spine as well when weakness comes with back or spine pain (seed 004: epidural extension)."""
+    if not any(s.kind == "weakness" for s in symptoms):
+        return False
+    for symptom in facts.symptoms:
+        text = f"{symptom.site or ''} {symptom.label}".lower()
+        if symptom.kind == "bone-pain" and symptom.active and any(w in text for w in ("spine", "back", "vertebr")):
+            return True
+    return False
+
+
+def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    symptoms = cns_symptoms(facts, params)
+    surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
+    if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}):
+        return []
+    suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
+    return [Finding(topic="cns-symptoms-mri-brain",
+                    values={"symptoms": _describe(symptoms), "variant": "order", "order": surveys[0].label},
+                    order_ids=tuple(o.ref for o in surveys), suggestions=suggestions)]
+
+
+def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
+    if facts.breast_cancer is None:
+        return []
+    symptoms = cns_symptoms(facts, params)
+    if not symptoms:
+        return []
+    onset = min((s.onset for s in symptoms if s.onset), default=None)
+    brain_mri_since = any(i.procedure_class == MRI_BRAIN and i.when is not None and (onset is None or i.when >= onset)
+                          for i in facts.imaging)
+    if brain_mri_since:
+        return []
+    suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
+    return [Finding(topic="cns-symptoms-mri-brain", values={"symptoms": _describe(symptoms), "variant": "chart"},
+                    suggestions=suggestions, recency=onset)]
