@@ -122,8 +122,9 @@ def _modality(kb: Knowledge, procedure: str | None) -> str | None:
 def _short_name(kb: Knowledge, procedure: str | None, concept: Any, modality: str | None) -> str:
     if procedure is not None:
         entry = kb.procedure(procedure)
-        if isinstance(entry, dict) and isinstance(entry.get("display"), str):
-            return entry["display"]
+        name = entry.get("short") or entry.get("display") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            return name
     names = {"NM": "Nuclear medicine study", "CT": "CT", "PT": "PET/CT", "MR": "MRI", "XR": "Radiograph"}
     return names.get(modality or "", label_of(concept, "Imaging study")[:40])
 

@@ -1,6 +1,6 @@
 """Facts from the draft orders of the session: imaging ServiceRequests classified into procedure classes
-(a C/A/P CT split into chest + abdomen/pelvis orders counts as one), bone-modifying agent drafts, and the
-symptoms named in the orders' reasonCode.
+(a C/A/P CT split into chest + abdomen/pelvis orders counts as one, per the knowledge's `combined_from`),
+bone-modifying agent drafts, and the symptoms named in the orders' reasonCode.
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import concept_text
 from cdshooks.fhir.record import Record
 
-# halves of a chest/abdomen/pelvis CT ordered separately -> the combined class
-SPLIT_CT = {
-    frozenset({"CT_CHEST_IV", "CT_ABD_PELVIS_IV"}): "CT_CAP_IV",
-    frozenset({"CT_CHEST_NOIV", "CT_ABD_PELVIS_NOIV"}): "CT_CAP_NOIV",
-    frozenset({"CT_CHEST_WO_W", "CT_ABD_PELVIS_WO_W"}): "CT_CAP_WO_W",
-}
 SKIPPED = {"entered-in-error", "revoked", "cancelled"}
 
 
 def _display(kb: Knowledge, procedure: str | None, concept: object) -> str:
     if procedure is not None:
         entry = kb.procedure(procedure)
-        if isinstance(entry, dict) and isinstance(entry.get("display"), str):
-            return entry["display"]
+        name = entry.get("short") or entry.get("display") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            return name
     return label_of(concept, "Imaging order")[:60]
 
 
@@ -64,12 +59,13 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
 
 
 def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]:
-    classes = {o.procedure_class for o in orders}
+    """Orders that together make a combined class (CT chest + CT abdomen/pelvis = CT C/A/P) take that class."""
+    classes = {o.procedure_class for o in orders if o.procedure_class}
     merged = list(orders)
-    for halves, combined in SPLIT_CT.items():
-        if halves <= classes:
-            selected = any(o.selected for o in orders if o.procedure_class in halves)
-            label = _display(kb, combined, None)
-            merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text)
-                      if o.procedure_class in halves else o for o in merged]
+    for combined in sorted(kb.combine_procedure_classes(classes) - classes):
+        parts = set(kb.procedure(combined).get("combined_from") or ())
+        selected = any(o.selected for o in merged if o.procedure_class in parts)
+        label = _display(kb, combined, None)
+        merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text)
+                  if o.procedure_class in parts else o for o in merged]
     return merged

@@ -1,0 +1,243 @@
+"""Small, tolerant helpers for reading plain FHIR JSON (dicts): codings, text, dates, references, quantities.
+
+Generic FHIR only — no clinical knowledge lives here. Every helper accepts odd or missing shapes and returns
+an empty / ``None`` result instead of raising: EHR data are messy, and odd data must mean fewer cards, not
+errors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+Coding = tuple[str | None, str | None, str | None]
+"""(system, code, display) of one FHIR Coding; each part is a stripped non-empty string or None."""
+
+_DATETIME_RE = re.compile(
+    r"^(?P<year>\d{4})"
+    r"(?:-(?P<month>\d{2})"
+    r"(?:-(?P<day>\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
+    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?"
+    r")?)?)?$"
+)
+
+
+def _clean(value: Any) -> str | None:
+    """A stripped non-empty string, or None for anything else."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return None
+
+
+def _coding_dicts(concept: Any) -> Iterator[dict[str, Any]]:
+    """The Coding dicts of a CodeableConcept, a bare Coding, or a list of either."""
+    if isinstance(concept, list):
+        for item in concept:
+            yield from _coding_dicts(item)
+        return
+    if not isinstance(concept, dict):
+        return
+    coding = concept.get("coding")
+    if isinstance(coding, list):
+        yield from (c for c in coding if isinstance(c, dict))
+    elif isinstance(coding, dict):
+        yield coding
+    elif "code" in concept or "system" in concept:
+        yield concept
+
+
+def codings(concept: Any) -> list[Coding]:
+    """(system, code, display) for every coding of a CodeableConcept (or a Coding, or a list of either).
+
+    Codings with neither a code nor a display are dropped; numbers given as codes are turned into strings.
+    """
+    result: list[Coding] = []
+    for coding in _coding_dicts(concept):
+        raw_code = coding.get("code")
+        if isinstance(raw_code, int | float) and not isinstance(raw_code, bool):
+            raw_code = str(raw_code)
+        system, code, display = _clean(coding.get("system")), _clean(raw_code), _clean(coding.get("display"))
+        if code is None and display is None:
+            continue
+        result.append((system, code, display))
+    return result
+
+
+def _texts(concept: Any) -> Iterator[str]:
+    if isinstance(concept, list):
+        for item in concept:
+            yield from _texts(item)
+        return
+    if isinstance(concept, dict):
+        text = _clean(concept.get("text"))
+        if text:
+            yield text
+    for _, _, display in codings(concept):
+        if display:
+            yield display
+
+
+def concept_text(concept: Any) -> str:
+    """CodeableConcept.text followed by the coding displays, de-duplicated, joined by " | " ("" when none)."""
+    seen: list[str] = []
+    for text in _texts(concept):
+        if text.casefold() not in (s.casefold() for s in seen):
+            seen.append(text)
+    return " | ".join(seen)
+
+
+def _parse_offset(tz: str | None) -> timezone:
+    if tz is None or tz == "Z":
+        return UTC
+    sign = -1 if tz[0] == "-" else 1
+    digits = tz[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 14 or minutes > 59:
+        raise ValueError(f"bad offset {tz}")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _from_match(match: re.Match[str]) -> datetime:
+    parts = match.groupdict()
+    fraction = (parts["fraction"] or "0")[:6].ljust(6, "0")
+    value = datetime(
+        int(parts["year"]),
+        int(parts["month"] or 1),
+        int(parts["day"] or 1),
+        int(parts["hour"] or 0),
+        int(parts["minute"] or 0),
+        int(parts["second"] or 0),
+        int(fraction),
+        tzinfo=_parse_offset(parts["tz"]),
+    )
+    return value.astimezone(UTC)
+
+
+def parse_fhir_datetime(value: Any) -> datetime | None:
+    """A FHIR date / dateTime / instant as a timezone-aware UTC datetime, or None.
+
+    Partial dates give their first instant ("2024" -> 2024-01-01T00:00Z, "2024-03" -> 2024-03-01T00:00Z);
+    a date alone is midnight UTC; a time without an offset is read as UTC. Python ``date`` / ``datetime``
+    values are accepted too (naive datetimes are taken as UTC). Anything unparseable gives None; never raises.
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text = _clean(value)
+    if text is None:
+        return None
+    match = _DATETIME_RE.match(text)
+    if match is None:
+        return None
+    try:
+        return _from_match(match)
+    except (ValueError, OverflowError):
+        return None
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """The first non-None value at a dotted path ("dosageInstruction.timing.repeat.boundsPeriod.start").
+
+    Lists met on the way are searched element by element, so repeating elements need no index.
+    """
+    if not path:
+        return obj
+    head, _, rest = path.partition(".")
+    if isinstance(obj, list):
+        for item in obj:
+            found = get_path(item, path)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return get_path(obj.get(head), rest) if head in obj else None
+
+
+def _as_datetime(value: Any, *, end: bool) -> datetime | None:
+    """A dateTime string, or a Period's start (end when ``end``) as a UTC datetime."""
+    if isinstance(value, dict):
+        return parse_fhir_datetime(value.get("end" if end else "start"))
+    return parse_fhir_datetime(value)
+
+
+def first_datetime(resource: Any, *paths: str) -> datetime | None:
+    """The first of ``paths`` (dotted) holding a parseable date/dateTime/instant or a Period (its start)."""
+    for path in paths:
+        found = _as_datetime(get_path(resource, path), end=False)
+        if found is not None:
+            return found
+    return None
+
+
+def period_start(resource: Any, *paths: str) -> datetime | None:
+    """Start of the first Period / dateTime at ``paths`` (dotted); with no paths the value is the Period."""
+    if not paths:
+        return _as_datetime(resource, end=False)
+    return first_datetime(resource, *paths)
+
+
+def period_end(resource: Any, *paths: str) -> datetime | None:
+    """End of the first Period found at ``paths`` (a bare dateTime counts as its own end)."""
+    if not paths:
+        return _as_datetime(resource, end=True)
+    for path in paths:
+        found = _as_datetime(get_path(resource, path), end=True)
+        if found is not None:
+            return found
+    return None
+
+
+_CHOICE_SUFFIXES = ("DateTime", "Instant", "Date", "Period")
+
+
+def choice_datetime(resource: Any, prefix: str, *, end: bool = False) -> datetime | None:
+    """The instant of a FHIR choice element such as ``effective[x]``, ``onset[x]``, ``occurrence[x]``.
+
+    Tries ``<prefix>DateTime``, ``<prefix>Instant``, ``<prefix>Date`` and ``<prefix>Period`` (its start, or
+    its end when ``end``).
+    """
+    if not isinstance(resource, dict):
+        return None
+    for suffix in _CHOICE_SUFFIXES:
+        found = _as_datetime(resource.get(prefix + suffix), end=end)
+        if found is not None:
+            return found
+    return None
+
+
+def reference_id(ref_obj: Any) -> str | None:
+    """The "Type/id" of a Reference dict or reference string; absolute URLs and ``_history`` are reduced.
+
+    Contained ("#x") and ``urn:`` references are returned unchanged; anything else unusable gives None.
+    """
+    raw = _clean(ref_obj.get("reference")) if isinstance(ref_obj, dict) else _clean(ref_obj)
+    if raw is None:
+        return None
+    if raw.startswith(("#", "urn:")):
+        return raw
+    segments = [s for s in raw.split("?")[0].split("/") if s]
+    if "_history" in segments:
+        segments = segments[: segments.index("_history")]
+    if len(segments) < 2:
+        return None
+    return f"{segments[-2]}/{segments[-1]}"
+
+
+def quantity_value(q: Any) -> float | None:
+    """Quantity.value as a finite float (numeric strings accepted), or None."""
+    raw = q.get("value") if isinstance(q, dict) else q
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

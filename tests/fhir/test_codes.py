@@ -1,0 +1,215 @@
+"""Generic FHIR JSON helpers: codings, text, dates, references, quantities."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from cdshooks.fhir.codes import (
+    choice_datetime,
+    codings,
+    concept_text,
+    first_datetime,
+    get_path,
+    parse_fhir_datetime,
+    period_end,
+    period_start,
+    quantity_value,
+    reference_id,
+)
+
+SCT = "http://snomed.info/sct"
+
+
+# ---------------------------------------------------------------------------------------------- codings
+
+
+def test_codings_of_a_codeable_concept() -> None:
+    concept = {
+        "coding": [
+            {"system": SCT, "code": "12584003", "display": "Bone pain (finding)"},
+            {"system": " http://loinc.org ", "code": " 6768-6 "},
+        ],
+        "text": "bone pain",
+    }
+    assert codings(concept) == [
+        (SCT, "12584003", "Bone pain (finding)"),
+        ("http://loinc.org", "6768-6", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("concept", "expected"),
+    [
+        (None, []),
+        ("C50.911", []),
+        ({}, []),
+        ({"text": "only text"}, []),
+        ({"coding": "not a list"}, []),
+        ({"coding": [None, 3, "x", {}]}, []),
+        ({"coding": [{"system": SCT}]}, []),
+        ({"coding": {"system": SCT, "code": "1"}}, [(SCT, "1", None)]),
+        ({"system": SCT, "code": "94222008"}, [(SCT, "94222008", None)]),
+        ({"coding": [{"code": 3639}]}, [(None, "3639", None)]),
+        ({"coding": [{"code": True, "display": "x"}]}, [(None, None, "x")]),
+        ({"coding": [{"system": "", "code": "  ", "display": "Bone scan"}]}, [(None, None, "Bone scan")]),
+    ],
+)
+def test_codings_tolerates_odd_shapes(concept: object, expected: list[tuple[str | None, ...]]) -> None:
+    assert codings(concept) == expected
+
+
+def test_codings_flattens_a_list_of_concepts() -> None:
+    reason_codes = [
+        {"coding": [{"system": SCT, "code": "12584003"}]},
+        {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.911"}]},
+    ]
+    assert [code for _, code, _ in codings(reason_codes)] == ["12584003", "C50.911"]
+
+
+def test_concept_text_joins_text_and_displays_without_duplicates() -> None:
+    concept = {
+        "text": "Bone scan",
+        "coding": [
+            {"system": "x", "code": "1", "display": "bone scan"},
+            {"system": "y", "code": "2", "display": "NM Whole body Bone Views"},
+        ],
+    }
+    assert concept_text(concept) == "Bone scan | NM Whole body Bone Views"
+
+
+@pytest.mark.parametrize("concept", [None, {}, {"text": "   "}, [], 42])
+def test_concept_text_is_empty_for_nothing(concept: object) -> None:
+    assert concept_text(concept) == ""
+
+
+# ---------------------------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-03", datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-03-15", datetime(2024, 3, 15, tzinfo=UTC)),
+        ("2024-03-15T10:20:30Z", datetime(2024, 3, 15, 10, 20, 30, tzinfo=UTC)),
+        ("2024-03-15T10:20:30.123456789Z", datetime(2024, 3, 15, 10, 20, 30, 123456, tzinfo=UTC)),
+        ("2024-03-15T10:20:30+02:00", datetime(2024, 3, 15, 8, 20, 30, tzinfo=UTC)),
+        ("2024-03-15T23:30:00-05:00", datetime(2024, 3, 16, 4, 30, tzinfo=UTC)),
+        ("2024-03-15T10:20:30", datetime(2024, 3, 15, 10, 20, 30, tzinfo=UTC)),
+        ("2024-03-15T10:20Z", datetime(2024, 3, 15, 10, 20, tzinfo=UTC)),
+        ("  2025-02-20 ", datetime(2025, 2, 20, tzinfo=UTC)),
+    ],
+)
+def test_parse_fhir_datetime(value: str, expected: datetime) -> None:
+    parsed = parse_fhir_datetime(value)
+    assert parsed == expected
+    assert parsed is not None and parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "yesterday",
+        "2024-13",
+        "2024-02-30",
+        "2024-03-15T25:00:00Z",
+        "2024-03-15T10:20:30+15:00",
+        "24-03-15",
+        "2024/03/15",
+        "2024-03-15T10:20:30Zjunk",
+        20240315,
+        ["2024"],
+        {"start": "2024"},
+    ],
+)
+def test_parse_fhir_datetime_gives_none_for_garbage(value: object) -> None:
+    assert parse_fhir_datetime(value) is None
+
+
+def test_parse_fhir_datetime_accepts_python_values() -> None:
+    naive = datetime(2024, 5, 1, 12, 0)
+    aware = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert parse_fhir_datetime(naive) == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert parse_fhir_datetime(aware) == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert parse_fhir_datetime(date(2024, 5, 1)) == datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def test_get_path_searches_lists() -> None:
+    request = {
+        "dosageInstruction": [
+            {"text": "no timing"},
+            {"timing": {"repeat": {"boundsPeriod": {"start": "2018-04-01"}}}},
+        ]
+    }
+    assert get_path(request, "dosageInstruction.timing.repeat.boundsPeriod.start") == "2018-04-01"
+    assert get_path(request, "dosageInstruction.missing") is None
+    assert get_path("not a dict", "a.b") is None
+
+
+def test_first_datetime_and_period_helpers() -> None:
+    admin = {"effectivePeriod": {"start": "2025-02-20T09:00:00Z", "end": "2025-02-20T11:00:00Z"}}
+    assert first_datetime(admin, "effectiveDateTime", "effectivePeriod") == datetime(
+        2025, 2, 20, 9, tzinfo=UTC
+    )
+    assert period_start(admin, "effectivePeriod") == datetime(2025, 2, 20, 9, tzinfo=UTC)
+    assert period_end(admin, "effectivePeriod") == datetime(2025, 2, 20, 11, tzinfo=UTC)
+    assert period_start({"start": "2024"}) == datetime(2024, 1, 1, tzinfo=UTC)
+    assert period_end({"start": "2024"}) is None
+    assert first_datetime({"effectiveDateTime": "garbage"}, "effectiveDateTime") is None
+
+
+def test_choice_datetime() -> None:
+    assert choice_datetime({"onsetDateTime": "2025-01-02"}, "onset") == datetime(2025, 1, 2, tzinfo=UTC)
+    assert choice_datetime(
+        {"issuedInstant": "x", "effectiveInstant": "2025-01-02T03:04:05Z"}, "effective"
+    ) == (datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
+    period = {"occurrencePeriod": {"start": "2025-01-01", "end": "2025-01-31"}}
+    assert choice_datetime(period, "occurrence") == datetime(2025, 1, 1, tzinfo=UTC)
+    assert choice_datetime(period, "occurrence", end=True) == datetime(2025, 1, 31, tzinfo=UTC)
+    assert choice_datetime({"onsetString": "childhood"}, "onset") is None
+    assert choice_datetime(None, "onset") is None
+
+
+# ---------------------------------------------------------------------------------------------- references
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ({"reference": "Patient/123"}, "Patient/123"),
+        ("Patient/123", "Patient/123"),
+        ({"reference": "https://fhir.example.org/r4/Patient/123"}, "Patient/123"),
+        ({"reference": "Patient/123/_history/4"}, "Patient/123"),
+        ({"reference": "#contained-1"}, "#contained-1"),
+        ({"reference": "urn:uuid:1234"}, "urn:uuid:1234"),
+        ({"reference": "Patient"}, None),
+        ({"display": "Jane"}, None),
+        ({"reference": 5}, None),
+        (None, None),
+    ],
+)
+def test_reference_id(ref: object, expected: str | None) -> None:
+    assert reference_id(ref) == expected
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [
+        ({"value": 240, "unit": "U/L"}, 240.0),
+        ({"value": 2.5}, 2.5),
+        ({"value": "31.5"}, 31.5),
+        ({"value": "high"}, None),
+        ({"value": True}, None),
+        ({"value": float("nan")}, None),
+        ({"value": float("inf")}, None),
+        ({"unit": "U/L"}, None),
+        (None, None),
+        (7, 7.0),
+    ],
+)
+def test_quantity_value(quantity: object, expected: float | None) -> None:
+    assert quantity_value(quantity) == expected
