@@ -6,8 +6,9 @@ Pure functions of the facts (which carry `now`) and the parameters (clinical-rul
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from cdshooks.clinical.facts import PatientFacts, Symptom, Therapy
 
@@ -103,7 +104,7 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
         return False
     if not suspicion(facts, params).any:
         return False
-    if params.get("P_SCENARIO_REQUIRE_NEOADJUVANT", 0) >= 1:
+    if params["P_SCENARIO_REQUIRE_NEOADJUVANT"] >= 1:
         return neoadjuvant(facts, params)
     return bool(systemic_therapies(facts, params))
 
@@ -115,14 +116,28 @@ def known_bone_mets(facts: PatientFacts) -> bool:
         i.result is BoneMetResult.POSITIVE for i in facts.imaging if i.when is None or i.when <= facts.now)
 
 
+def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
+    """Start of the agent's current line: its first dose, or the first dose after a gap of at least
+    `gap_days` without it (an agent restarted after a break is a new line)."""
+    doses = sorted(therapy.doses) or ([therapy.start] if therapy.start else [])
+    if not doses:
+        return None
+    start = doses[0]
+    for previous, current in pairwise(doses):
+        if (current - previous) / timedelta(days=1) >= gap_days:
+            start = current
+    return start
+
+
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
-    """Agents whose first use started within the extended flare window, not given in the gap before it."""
-    horizon = params["P_FLARE_EXTENDED_MAX_DAYS"]
+    """Systemic agents whose current line started within the extended flare window (newest first); each
+    returned Therapy carries that line's start."""
+    horizon, gap = params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"]
     out = []
     for therapy in facts.therapies_of(*SYSTEMIC):
-        if therapy.start is None or not facts.within(therapy.start, horizon):
-            continue
-        out.append(therapy)
+        start = line_start(therapy, gap)
+        if start is not None and start <= facts.now and facts.within(start, horizon):
+            out.append(replace(therapy, start=start))
     return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
 
 

@@ -1,0 +1,51 @@
+"""Every fixture scenario replays with the expected topics and ratings, and every topic has at least two
+scenarios where it fires and two near misses where it must stay silent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cdshooks.catalog.loader import load_catalog
+from cdshooks.replay import InProcessSender, collect, load_fixture
+from tests.conftest import REPO
+from tools.fixtures.__main__ import main as write_fixtures
+
+FIXTURES = collect([REPO / "fixtures"])
+
+
+@pytest.fixture(scope="module")
+def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessSender]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CDSHOOKS_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('fx')}/fx.db")
+    s = InProcessSender()
+    yield s
+    s.close()
+    mp.undo()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[str(p.relative_to(REPO / "fixtures")) for p in FIXTURES])
+def test_fixture_meets_its_expectations(sender: InProcessSender, path: Path) -> None:
+    fixture = load_fixture(path)
+    outcome = sender.send(fixture, None)
+    assert outcome.problems == [], outcome.problems
+    assert outcome.mismatches == [], (fixture.description, outcome.mismatches, outcome.body)
+
+
+def test_fixture_files_match_their_generator() -> None:
+    assert write_fixtures(["--check"]) == 0
+
+
+def test_every_topic_fires_twice_and_is_silent_on_two_near_misses() -> None:
+    fired: Counter[str] = Counter()
+    silent: Counter[str] = Counter()
+    for path in FIXTURES:
+        expect = load_fixture(path).expect
+        fired.update(set(expect.get("topics", [])))
+        silent.update(set(expect.get("absentTopics", [])))
+    topics = set(load_catalog())
+    short = {t: (fired[t], silent[t]) for t in topics if fired[t] < 2 or silent[t] < 2}
+    assert short == {}, f"topics lacking scenarios (fires, near misses): {short}"
