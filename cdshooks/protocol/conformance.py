@@ -49,14 +49,19 @@ def _absolute_url(value: Any) -> bool:
     return bool(parts.scheme and parts.netloc)
 
 
+def _text(value: Any) -> bool:
+    """A non-empty string."""
+    return isinstance(value, str) and bool(value)
+
+
 def coding_problems(coding: Any, path: str, display_required: bool = False) -> list[str]:
     if not isinstance(coding, dict):
         return [f"{path}: must be a Coding object"]
     out = []
     for key in ("system", "code"):
-        if not isinstance(coding.get(key), str) or not coding.get(key):
+        if not _text(coding.get(key)):
             out.append(f"{path}.{key}: required string")
-    if display_required and (not isinstance(coding.get("display"), str) or not coding.get("display")):
+    if display_required and (not _text(coding.get("display"))):
         out.append(f"{path}.display: required for override reasons (cds-resp-4)")
     return out
 
@@ -68,7 +73,7 @@ def action_problems(action: Any, path: str) -> list[str]:
     kind = action.get("type")
     if kind not in ACTION_TYPES:
         out.append(f"{path}.type: must be create, update or delete")
-    if not isinstance(action.get("description"), str) or not action.get("description"):
+    if not _text(action.get("description")):
         out.append(f"{path}.description: required string (cds-resp-5)")
     resource = action.get("resource")
     if kind in {"create", "update"} and (not isinstance(resource, dict) or "resourceType" not in resource):
@@ -88,7 +93,7 @@ def link_problems(link: Any, path: str) -> list[str]:
     if not isinstance(link, dict):
         return [f"{path}: must be an object"]
     out = []
-    if not isinstance(link.get("label"), str) or not link.get("label"):
+    if not _text(link.get("label")):
         out.append(f"{path}.label: required string")
     if not _absolute_url(link.get("url")):
         out.append(f"{path}.url: required absolute URL")
@@ -105,9 +110,9 @@ def suggestion_problems(suggestion: Any, path: str) -> list[str]:
     if not isinstance(suggestion, dict):
         return [f"{path}: must be an object"]
     out = []
-    if not isinstance(suggestion.get("label"), str) or not suggestion.get("label"):
+    if not _text(suggestion.get("label")):
         out.append(f"{path}.label: required string")
-    if not isinstance(suggestion.get("uuid"), str) or not suggestion.get("uuid"):
+    if not _text(suggestion.get("uuid")):
         out.append(f"{path}.uuid: every suggestion carries a uuid (needed for feedback)")
     if "isRecommended" in suggestion and not isinstance(suggestion["isRecommended"], bool):
         out.append(f"{path}.isRecommended: must be a boolean")
@@ -130,7 +135,7 @@ def card_problems(card: Any, path: str = "card") -> list[str]:
         out.append(f"{path}.summary: required string")
     elif len(summary) > MAX_SUMMARY:
         out.append(f"{path}.summary: {len(summary)} characters, must be under 140")
-    if not isinstance(card.get("uuid"), str) or not card.get("uuid"):
+    if not _text(card.get("uuid")):
         out.append(f"{path}.uuid: every card carries a uuid (needed for feedback)")
     if card.get("indicator") not in INDICATORS:
         out.append(f"{path}.indicator: must be info, warning or critical")
@@ -140,7 +145,7 @@ def card_problems(card: Any, path: str = "card") -> list[str]:
     if not isinstance(source, dict):
         out.append(f"{path}.source: required object")
     else:
-        if not isinstance(source.get("label"), str) or not source.get("label"):
+        if not _text(source.get("label")):
             out.append(f"{path}.source.label: required string")
         for key in ("url", "icon"):
             if key in source and not _absolute_url(source[key]):

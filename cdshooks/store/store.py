@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdshooks.protocol.feedback import FeedbackItem
-from cdshooks.store.tables import feedback, issued_cards, metadata
+from cdshooks.store.tables import feedback, issued_cards
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,10 @@ class Store:
 
     # -- schema and health -------------------------------------------------------------------------
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Bring the schema to this version (SQLite) or check it is there (SchemaError otherwise)."""
+        from cdshooks.store.schema import ensure_current
+
+        ensure_current(self.engine)
 
     def ping(self) -> bool:
         try:

@@ -1,0 +1,633 @@
+"""Negation-aware reading of radiology report text about bone metastases (breast cancer).
+
+`read_report(text)` turns free report text (bone scan, CT, PET/CT, MRI, radiograph: findings and/or
+impression) into a `ReportReading`: does the report affirm, deny or leave open bone metastasis, what
+the lesions look like (lytic / blastic / mixed) and what changed versus a prior study.
+
+How it reads (all phrase lists live in `cdshooks/knowledge/report_phrases.yaml`):
+
+1. Normalise: NFKC, case-fold, unify dashes/quotes, join wrapped lines, drop list bullets, drop the
+   text of history/indication/technique sections (a clinical question is not a finding).
+2. Split into sentences and clauses. Clauses end at terminators (";", ":", "but", "however",
+   "although", a comma or "and" that starts a new subject ...). "which" ends the forward scope only.
+3. Scan every phrase layer once over the whole text (triggers, sites, concepts, changes, extent,
+   osteopenia, cues); each match is placed in its sentence/clause by position.
+4. Polarity of a concept, NegEx style: the nearest trigger in its clause within a word window decides
+   (pre-negation before it, post-negation after it, uncertainty either way). Pseudo-negations ("no
+   change", "not only") negate nothing; "no progression/increase" negates only that change word.
+   "no new/other/further X" leaves X neutral; "known X" stays affirmed inside a negation scope.
+5. Site: a concept belongs to bone or to another organ by the site words next to it, then by its
+   clause, its sentence and finally by whether the report speaks of bone at all.
+6. Evidence, strongest first: explicit metastasis affirmed (positive) > explicit uncertainty
+   (indeterminate) > metastasis denied or a normal study (negative) > an uninterpreted characterised
+   or multifocal bone lesion, a treated (sclerotic) lesion, a flare (positive) > a denied lesion
+   ("no lytic lesion", "no abnormal uptake": negative) > a lesion or uptake explained as benign
+   (negative) > an uninterpreted focus (indeterminate). The strongest evidence gives the result.
+
+Pure standard library plus PyYAML; regexes are compiled once; never raises on text input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+__all__ = ["BoneMetResult", "Change", "LesionCharacter", "ReportReading", "read_report"]
+
+PHRASES_PATH: Final = Path(__file__).resolve().parent.parent / "knowledge" / "report_phrases.yaml"
+# Reports longer than this are read as head + tail (the impression is usually last).
+MAX_CHARS: Final = 100_000
+
+
+class BoneMetResult(StrEnum):
+    POSITIVE = "positive"  # report affirms bone/osseous metastasis (or highly suspicious for it)
+    NEGATIVE = "negative"  # report states no bone metastasis / no scintigraphic evidence / normal bone scan
+    INDETERMINATE = "indeterminate"  # equivocal, indeterminate, cannot exclude, single unclear focus
+    UNKNOWN = "unknown"  # text does not speak about bone metastasis at all
+
+
+class LesionCharacter(StrEnum):
+    LYTIC = "lytic"  # lytic / osteolytic / destructive
+    BLASTIC = "blastic"  # blastic / osteoblastic / sclerotic
+    MIXED = "mixed"  # mixed lytic-sclerotic, or both lytic and blastic mentioned affirmatively
+
+
+class Change(StrEnum):
+    INCREASED_UPTAKE = "increased-uptake"  # increased/intensified uptake or activity vs prior
+    NEW_FOCI = "new-foci"  # new foci / new lesions
+    PROGRESSION = "progression"  # progression / progressive disease / worsening
+    SCLEROTIC_CHANGE = "sclerotic-change"  # previously lytic lesions now sclerotic / sclerotic rim / healing
+    STABLE = "stable"  # unchanged / stable
+    DECREASED = "decreased"  # decreased uptake / regression / improved / resolved
+
+
+@dataclass(frozen=True)
+class ReportReading:
+    result: BoneMetResult
+    character: LesionCharacter | None
+    changes: frozenset[Change]
+    multifocal: bool  # multiple / multifocal / widespread / diffuse lesions affirmed
+    solitary_focus: bool  # a single/solitary/isolated focus is described
+    osteopenia: bool  # osteopenia / osteoporosis / demineralisation affirmed
+
+
+UNKNOWN_READING: Final = ReportReading(BoneMetResult.UNKNOWN, None, frozenset(), False, False, False)
+
+# ------------------------------------------------------------------------------------------------
+# Phrase data
+# ------------------------------------------------------------------------------------------------
+
+# Layers are scanned independently (matches of different layers may overlap); inside a layer the
+# first list that matches at a position wins, so the order below is a priority order.
+_LAYERS: Final[dict[str, tuple[str, ...]]] = {
+    "trigger": (
+        "pseudo_noop",
+        "pseudo_self_neg",
+        "unc_post",
+        "unc_pre",
+        "unc_both",
+        "post_negation",
+        "pre_negation",
+    ),
+    "terminator": ("terminator_punct", "terminator_hard", "terminator_soft"),
+    "site": ("region", "nonbone_site", "bone_site"),
+    "concept": (
+        "neutral",
+        "equivocal_study",
+        "normal",
+        "benign",
+        "met",
+        "suspicious",
+        "char_mixed",
+        "char_lytic",
+        "char_blastic",
+        "lesion_focal",
+        "lesion_uptake",
+    ),
+    "change": (
+        "change_neutral",
+        "stable",
+        "sclerotic_change",
+        "new_foci",
+        "progression",
+        "increased_uptake",
+        "decreased",
+        "increased_uptake_weak",
+    ),
+    "extent": ("osteopenia", "multifocal", "solitary"),
+    "cue": ("comparison_cue", "treatment_cue"),
+}
+
+_CHANGE_OF: Final[dict[str, Change]] = {
+    "stable": Change.STABLE,
+    "sclerotic_change": Change.SCLEROTIC_CHANGE,
+    "new_foci": Change.NEW_FOCI,
+    "progression": Change.PROGRESSION,
+    "increased_uptake": Change.INCREASED_UPTAKE,
+    "increased_uptake_weak": Change.INCREASED_UPTAKE,
+    "decreased": Change.DECREASED,
+}
+
+_PRE_KINDS: Final = frozenset({"pre_negation", "pseudo_self_neg", "unc_pre", "unc_both"})
+_POST_KINDS: Final = frozenset({"post_negation", "unc_post", "unc_both"})
+_UNC_KINDS: Final = frozenset({"unc_pre", "unc_post", "unc_both"})
+_CHAR_KINDS: Final = frozenset({"char_mixed", "char_lytic", "char_blastic"})
+_INTERPRETING: Final = frozenset({"met", "suspicious", "benign", "normal", "equivocal_study"} | _CHAR_KINDS)
+_LESION_KINDS: Final = frozenset({"lesion_focal", "lesion_uptake"} | _CHAR_KINDS)
+
+# polarity
+_AFF, _NEG, _UNC, _NEUTRAL = 0, 1, 2, 3
+# site
+_BONE, _NONBONE, _NOSITE = 0, 1, 2
+# evidence levels, strongest first (see module docstring)
+_POS_STRONG, _IND_STRONG, _NEG_STRONG, _POS_WEAK, _NEG_MID, _NEG_WEAK, _IND_WEAK = 7, 6, 5, 4, 3, 2, 1
+_RESULT_OF_LEVEL: Final[dict[int, BoneMetResult]] = {
+    0: BoneMetResult.UNKNOWN,
+    _IND_WEAK: BoneMetResult.INDETERMINATE,
+    _NEG_WEAK: BoneMetResult.NEGATIVE,
+    _NEG_MID: BoneMetResult.NEGATIVE,
+    _POS_WEAK: BoneMetResult.POSITIVE,
+    _NEG_STRONG: BoneMetResult.NEGATIVE,
+    _IND_STRONG: BoneMetResult.INDETERMINATE,
+    _POS_STRONG: BoneMetResult.POSITIVE,
+}
+
+_TRANSLATE: Final = str.maketrans(
+    {
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00a0": " ",
+        "\t": " ",
+        "\r": "\n",
+        "\f": "\n",
+        "\v": "\n",
+        "\u2028": "\n",
+        "\u2029": "\n",
+    }
+)
+_ABBREVIATIONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"\bvs\.(?=\s)"), "versus"),
+    (re.compile(r"\be\.g\.?"), "eg"),
+    (re.compile(r"\bi\.e\.?"), "ie"),
+    (re.compile(r"\b(approx|dr|fig)\.(?=\s)"), r"\1"),
+    (re.compile(r"\bno\.(?=\s*\d)"), "number"),
+    (re.compile(r"(?<![\w?])\?(?=\w)"), "query "),
+    (re.compile(r"(?<=\w)\s?\?+"), " questionable."),
+)
+_NEEDS_ABBREVIATIONS: Final = re.compile(r"\?|\b(?:vs|e\.g|i\.e|approx|dr|fig|no)\.")
+_BULLET: Final = re.compile(r"^(?:\(?\d{1,2}[.)]|[-*\u2022\u00b7\u25aa\u25e6>#]+)\s+")
+_HEADER_LINE: Final = re.compile(r"^[a-z][a-z /&()-]{0,40}:")
+_SPACES: Final = re.compile(r"[ ]{2,}")
+_WORD: Final = re.compile(r"\w+")
+_SENTENCE_END: Final = re.compile(r"[.!?]+(?=\s|$)|\n")
+_COORDINATION: Final = re.compile(r"\b(?:and|or)\b|,|/")
+_SCLEROSIS_WORD: Final = re.compile(r"scler|blast|ossif|calcif|minerali")
+
+
+@dataclass(frozen=True)
+class _Grammar:
+    layers: dict[str, re.Pattern[str]]
+    headers: re.Pattern[str]
+    neutral_mod: re.Pattern[str]
+    affirm_mod: re.Pattern[str]
+    historic_mod: re.Pattern[str]
+    anaphora: re.Pattern[str]
+    windows: dict[str, int]
+
+
+def _body(entry: dict[str, Any]) -> str:
+    return "|".join(f"(?:{p})" for p in entry["patterns"])
+
+
+def _alternation(entry: dict[str, Any]) -> str:
+    if entry.get("boundary", True):
+        return rf"(?<!\w)(?:{_body(entry)})(?!\w)"
+    return f"(?:{_body(entry)})"
+
+
+def _layer(data: dict[str, Any], names: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a layer: a named group per list. The word boundaries of the bounded lists are
+    hoisted out of the alternation, so positions inside a word fail at once (3x faster scans)."""
+    loose = [f"(?P<{name}>{_body(data[name])})" for name in names if not data[name].get("boundary", True)]
+    bounded = [f"(?P<{name}>{_body(data[name])})" for name in names if data[name].get("boundary", True)]
+    parts = loose + ([rf"\b(?=\w)(?:{'|'.join(bounded)})(?!\w)"] if bounded else [])
+    return re.compile("|".join(parts))
+
+
+@cache
+def _grammar() -> _Grammar:
+    data: dict[str, Any] = yaml.safe_load(PHRASES_PATH.read_text(encoding="utf-8"))
+    layers = {layer: _layer(data, names) for layer, names in _LAYERS.items()}
+    ignore = "|".join(str(p) for p in data["ignore_headers"]["patterns"])
+    keep = "|".join(str(p) for p in data["keep_headers"]["patterns"])
+    headers = re.compile(rf"(?:^|(?<=[\n.;]))[ ]*(?:(?P<ignore>{ignore})|(?P<keep>{keep}))[ ]*:")
+
+    def modifier(name: str) -> re.Pattern[str]:
+        return re.compile(_alternation(data[name]))
+
+    windows = {k: int(v) for k, v in data["scope_windows"].items() if k != "source"}
+    return _Grammar(
+        layers=layers,
+        headers=headers,
+        neutral_mod=modifier("neutral_modifiers"),
+        affirm_mod=modifier("affirm_modifiers"),
+        historic_mod=modifier("historic_modifiers"),
+        anaphora=re.compile(r"\s*" + _alternation(data["anaphora"])),
+        windows=windows,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Normalisation
+# ------------------------------------------------------------------------------------------------
+
+
+def _normalize(text: str, grammar: _Grammar) -> str:
+    if len(text) > MAX_CHARS:
+        head = MAX_CHARS * 3 // 5
+        text = text[:head] + "\n" + text[-(MAX_CHARS - head) :]
+    t = unicodedata.normalize("NFKC", text.replace("\r\n", "\n")).casefold().translate(_TRANSLATE)
+    if _NEEDS_ABBREVIATIONS.search(t):
+        for pattern, replacement in _ABBREVIATIONS:
+            t = pattern.sub(replacement, t)
+    # join wrapped lines; keep a break before bullets, headers, after sentence ends and blank lines
+    parts: list[str] = []
+    previous = ""
+    for raw in t.split("\n"):
+        line = _SPACES.sub(" ", raw.strip())
+        if not line:
+            previous = "."
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            line = line[bullet.end() :]
+        boundary = bool(bullet) or bool(_HEADER_LINE.match(line)) or not previous or previous[-1] in ".:;!?"
+        if parts:
+            parts.append("\n" if boundary else " ")
+        parts.append(line)
+        previous = line
+    t = "".join(parts)
+    # drop history/indication/technique sections, unlabel kept sections
+    out: list[str] = []
+    pos = 0
+    matches = list(grammar.headers.finditer(t)) if ":" in t else []
+    for i, match in enumerate(matches):
+        if match.start() < pos:
+            continue
+        out.append(t[pos : match.start()])
+        out.append("\n")
+        if match.group("ignore") is not None:
+            stop = matches[i + 1].start() if i + 1 < len(matches) else len(t)
+            newline = t.find("\n", match.end())
+            if 0 <= newline < stop:
+                stop = newline
+            pos = stop
+        else:
+            pos = match.end()
+    out.append(t[pos:])
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Document structure
+# ------------------------------------------------------------------------------------------------
+
+_Trigger = tuple[str, int, int, int, int]  # kind, start, end, first word, last word
+_Site = tuple[bool, int, int]  # is bone, start, first word
+
+
+class _Doc:
+    """The normalised text with its words, sentences, clauses, triggers and site words."""
+
+    def __init__(self, text: str, grammar: _Grammar) -> None:
+        self.t = text
+        self.g = grammar
+        self.words = [m.start() for m in _WORD.finditer(text)]
+        self.sent_starts = [0]
+        for m in _SENTENCE_END.finditer(text):
+            if m.end() > self.sent_starts[-1]:
+                self.sent_starts.append(m.end())
+        starts: dict[int, bool] = dict.fromkeys(self.sent_starts, False)
+        for m in grammar.layers["terminator"].finditer(text):
+            if m.start() not in starts:
+                starts[m.start()] = m.lastgroup == "terminator_soft"
+        self.clause_starts = sorted(starts)
+        self.clause_soft = [starts[s] for s in self.clause_starts]
+        self.clause_sent = [self.sentence_of(s) for s in self.clause_starts]
+        n = len(self.clause_starts)
+        self.triggers: list[list[_Trigger]] = [[] for _ in range(n)]
+        for m in grammar.layers["trigger"].finditer(text):
+            s, e = m.span()
+            kind = m.lastgroup or ""
+            self.triggers[self.clause_of(s)].append((kind, s, e, self.widx(s), self.widx(e - 1)))
+        self.clause_sites: list[list[_Site]] = [[] for _ in range(n)]
+        self.sent_sites: list[list[_Site]] = [[] for _ in self.sent_starts]
+        self.doc_bone = False
+        for m in grammar.layers["site"].finditer(text):
+            if m.lastgroup == "region":
+                continue
+            is_bone = m.lastgroup == "bone_site"
+            site = (is_bone, m.start(), self.widx(m.start()))
+            self.clause_sites[self.clause_of(m.start())].append(site)
+            self.sent_sites[self.sentence_of(m.start())].append(site)
+            self.doc_bone = self.doc_bone or is_bone
+
+    def widx(self, pos: int) -> int:
+        return bisect_right(self.words, pos) - 1
+
+    def sentence_of(self, pos: int) -> int:
+        return bisect_right(self.sent_starts, pos) - 1
+
+    def clause_of(self, pos: int) -> int:
+        return bisect_right(self.clause_starts, pos) - 1
+
+    def polarity(self, start: int, end: int, is_change: bool) -> int:
+        """AFF / NEG / UNC / NEUTRAL of the concept at [start, end) (NegEx-style nearest trigger)."""
+        clause = self.clause_of(start)
+        ws, we = self.widx(start), self.widx(end - 1)
+        windows = self.g.windows
+        candidates: list[tuple[int, int, str, int]] = []  # distance, order, kind, trigger end (pre) or -1
+        order = 0
+        for kind, ts, te, tws, twe in self._scope_triggers(clause):
+            order += 1
+            if ts < end and start < te:
+                if kind in _UNC_KINDS:
+                    return _UNC
+                if kind == "pseudo_self_neg" and is_change:
+                    return _NEG
+                continue
+            if te <= start and kind in _PRE_KINDS and self.clause_of(ts) == clause:
+                distance = ws - twe
+                if distance <= windows[kind]:
+                    candidates.append((distance, order, kind, te))
+            elif ts >= end and kind in _POST_KINDS:
+                distance = tws - we
+                if distance <= windows[kind]:
+                    candidates.append((distance, order, kind, -1))
+        candidates.sort()
+        for _distance, _order, kind, trigger_end in candidates:
+            if kind in _UNC_KINDS:
+                return _UNC
+            if is_change:
+                return _NEG
+            if trigger_end >= 0:  # a pre-trigger: look at the words right before the concept
+                prefix = self.t[max(trigger_end, self.words[max(ws - 3, 0)]) : start]
+                if self.g.affirm_mod.search(prefix):
+                    return _AFF
+                if self.g.neutral_mod.search(prefix):
+                    return _NEUTRAL
+                if kind == "pseudo_self_neg":
+                    continue
+            return _NEG
+        return _AFF
+
+    def _scope_triggers(self, clause: int) -> list[_Trigger]:
+        """Triggers of the clause, of following soft-linked clauses ("..., which is indeterminate") and
+        post-triggers that open the next clause ("... less likely, but cannot be excluded")."""
+        found = self.triggers[clause]
+        nxt = clause + 1
+        count = len(self.clause_starts)
+        if nxt >= count or self.clause_sent[nxt] != self.clause_sent[clause]:
+            return found
+        found = list(found)
+        while nxt < count and self.clause_soft[nxt] and self.clause_sent[nxt] == self.clause_sent[clause]:
+            found.extend(self.triggers[nxt])
+            nxt += 1
+        if nxt < count and self.clause_sent[nxt] == self.clause_sent[clause]:
+            opening = self.widx(self.clause_starts[nxt])
+            found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 2)
+        return found
+
+    def site_of(self, start: int, end: int) -> int:
+        """Is the concept at [start, end) about bone, another organ, or no site at all?"""
+        clause = self.clause_of(start)
+        ws, we = self.widx(start), self.widx(end - 1)
+        sites = self.clause_sites[clause]
+        local = [s for s in sites if ws - 2 <= s[2] <= we]
+        if local:
+            return self._pick(local, ws)
+        after = [s for s in sites if we < s[2] <= we + 8]
+        if after:
+            return _BONE if any(s[0] for s in after) else _NONBONE
+        if sites:
+            return _BONE if any(s[0] for s in sites) else _NONBONE
+        sent_sites = self.sent_sites[self.clause_sent[clause]]
+        if sent_sites:
+            return _BONE if any(s[0] for s in sent_sites) else _NONBONE
+        return _BONE if self.doc_bone else _NOSITE
+
+    def _pick(self, local: list[_Site], ws: int) -> int:
+        kinds = {s[0] for s in local}
+        if len(kinds) == 1:
+            return _BONE if True in kinds else _NONBONE
+        lo = min(s[1] for s in local)
+        hi = max(s[1] for s in local)
+        if _COORDINATION.search(self.t, lo, hi):
+            return _BONE  # "hepatic and osseous metastases"
+        nearest = min(local, key=lambda s: (abs(s[2] - ws), not s[0]))
+        return _BONE if nearest[0] else _NONBONE
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading
+# ------------------------------------------------------------------------------------------------
+
+
+def read_report(text: str | None) -> ReportReading:
+    """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading."""
+    if not isinstance(text, str) or not text.strip():
+        return UNKNOWN_READING
+    grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
+    try:
+        return _read(text, grammar)
+    except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
+        return UNKNOWN_READING
+
+
+def _read(text: str, grammar: _Grammar) -> ReportReading:
+    t = _normalize(text, grammar)
+    if not t.strip():
+        return UNKNOWN_READING
+    doc = _Doc(t, grammar)
+    layers = grammar.layers
+
+    # concepts with polarity (neutral masking phrases dropped)
+    concepts: list[tuple[str, int, int, int]] = []
+    for m in layers["concept"].finditer(t):
+        kind = m.lastgroup or ""
+        if kind == "neutral":
+            continue
+        s, e = m.span()
+        pol = doc.polarity(s, e, False)
+        if pol != _NEUTRAL:
+            concepts.append((kind, s, e, pol))
+
+    clause_kinds: dict[int, set[str]] = {}
+    sent_kinds: dict[int, set[str]] = {}
+    clause_benign: set[int] = set()  # clauses whose findings are explained as benign
+    for kind, s, _e, pol in concepts:
+        clause = doc.clause_of(s)
+        sentence = doc.clause_sent[clause]
+        clause_kinds.setdefault(clause, set()).add(kind)
+        sent_kinds.setdefault(sentence, set()).add(kind)
+        if kind == "benign" and pol == _AFF:
+            clause_benign.add(clause)
+            # "Focal uptake in the left knee. This is likely degenerative."
+            if sentence > 0 and grammar.anaphora.match(t, doc.sent_starts[sentence]):
+                clause_benign.update(c for c, owner in enumerate(doc.clause_sent) if owner == sentence - 1)
+
+    sent_cues: dict[int, set[str]] = {}
+    for m in layers["cue"].finditer(t):
+        s, e = m.span()
+        if doc.polarity(s, e, False) == _AFF:
+            sent_cues.setdefault(doc.sentence_of(s), set()).add(m.lastgroup or "")
+
+    level = 0
+
+    # changes versus prior
+    changes: set[Change] = set()
+    sclerosis_changed: set[int] = set()  # sentences whose sclerosis is a treatment change
+    converted: set[int] = set()  # sentences saying lytic lesions turned sclerotic
+    for m in layers["change"].finditer(t):
+        kind = m.lastgroup or ""
+        if kind == "change_neutral":
+            continue
+        s, e = m.span()
+        sentence = doc.sentence_of(s)
+        if kind == "increased_uptake_weak" and "comparison_cue" not in sent_cues.get(sentence, ()):
+            continue
+        if doc.polarity(s, e, True) != _AFF or doc.site_of(s, e) == _NONBONE:
+            continue
+        changes.add(_CHANGE_OF[kind])
+        if kind == "sclerotic_change":
+            level = max(level, _POS_WEAK)  # treated metastases are metastases
+            if _SCLEROSIS_WORD.search(m.group()):
+                sclerosis_changed.add(sentence)
+                if "lytic" in m.group():
+                    converted.add(sentence)
+        elif kind == "increased_uptake" and m.group().startswith("flare"):
+            level = max(level, _POS_WEAK)  # a flare happens in known bone metastases
+
+    # extent and osteopenia
+    multifocal = solitary = osteopenia = False
+    multifocal_clauses: set[int] = set()
+    for m in layers["extent"].finditer(t):
+        s, e = m.span()
+        pol = doc.polarity(s, e, False)
+        if pol in (_NEG, _NEUTRAL):
+            continue
+        site = doc.site_of(s, e)
+        if m.lastgroup == "osteopenia":
+            osteopenia = osteopenia or (pol == _AFF and site != _NONBONE)
+            continue
+        if site != _BONE:
+            continue
+        clause = doc.clause_of(s)
+        if m.lastgroup == "solitary":
+            solitary = True
+        elif pol == _AFF and clause not in clause_benign:
+            multifocal = True
+            multifocal_clauses.add(clause)
+
+    # result evidence and character
+    lytic = blastic = mixed = False
+    blastic_by_sentence: dict[int, list[int]] = {}
+    for kind, s, e, pol in concepts:
+        clause = doc.clause_of(s)
+        sentence = doc.clause_sent[clause]
+        if kind in _CHAR_KINDS:
+            if doc.site_of(s, e) == _NONBONE:
+                continue
+            if pol == _NEG:
+                level = max(level, _NEG_MID)
+                continue
+            kinds_here = clause_kinds.get(clause, set())
+            if clause in clause_benign and "met" not in kinds_here:
+                continue  # a benign finding that happens to be sclerotic ("bone island")
+            if kind == "char_blastic":
+                if sentence in sclerosis_changed:
+                    continue
+                blastic_by_sentence.setdefault(sentence, []).append(pol)
+                continue
+            if kind == "char_lytic":
+                prefix = t[doc.words[max(doc.widx(s) - 2, 0)] : s]
+                if sentence in converted or grammar.historic_mod.search(prefix):
+                    continue
+                lytic = True
+            else:
+                mixed = True
+            level = max(level, _POS_WEAK if pol == _AFF else _IND_STRONG)
+            continue
+
+        if kind == "lesion_focal" or kind == "lesion_uptake" or kind == "suspicious":
+            if doc.site_of(s, e) != _BONE:
+                continue
+            if pol == _NEG:
+                level = max(level, _NEG_MID)
+            elif pol == _UNC:
+                level = max(level, _IND_STRONG)
+            elif kind == "suspicious":
+                if clause_kinds.get(clause, set()) & _LESION_KINDS:
+                    level = max(level, _POS_STRONG)
+            elif clause in clause_benign:
+                level = max(level, _NEG_WEAK)
+            elif kind == "lesion_focal" and not (sent_kinds.get(sentence, set()) & _INTERPRETING):
+                level = max(level, _POS_WEAK if clause in multifocal_clauses else _IND_WEAK)
+            continue
+
+        site = doc.site_of(s, e)
+        if site != _BONE:
+            continue
+        if kind == "met":
+            level = max(level, {_AFF: _POS_STRONG, _UNC: _IND_STRONG, _NEG: _NEG_STRONG}[pol])
+        elif kind == "equivocal_study":
+            if pol != _NEG:
+                level = max(level, _IND_STRONG)
+        elif kind == "normal":
+            if pol == _AFF:
+                level = max(level, _NEG_STRONG)
+        elif kind == "benign" and pol == _UNC:  # "degenerative versus metastatic", "possibly traumatic"
+            level = max(level, _IND_STRONG)
+
+    # sclerosis described as a treatment effect is a change, not blastic disease
+    for sentence, pols in blastic_by_sentence.items():
+        if "treatment_cue" in sent_cues.get(sentence, ()):
+            changes.add(Change.SCLEROTIC_CHANGE)
+            level = max(level, _POS_WEAK)
+            continue
+        blastic = True
+        level = max(level, _POS_WEAK if _AFF in pols else _IND_STRONG)
+
+    character: LesionCharacter | None = None
+    if mixed or (lytic and blastic):
+        character = LesionCharacter.MIXED
+    elif lytic:
+        character = LesionCharacter.LYTIC
+    elif blastic:
+        character = LesionCharacter.BLASTIC
+
+    return ReportReading(
+        result=_RESULT_OF_LEVEL[level],
+        character=character,
+        changes=frozenset(changes),
+        multifocal=multifocal,
+        solitary_focus=solitary,
+        osteopenia=osteopenia,
+    )
