@@ -43,6 +43,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _seconds(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number of seconds, 0 or more")
+    return value
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -72,6 +79,28 @@ def _database_url(raw: str) -> str:
     value = raw.strip()
     if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
         raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+    return value
+
+
+SIGNING_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512")
+
+
+def _jwt_algorithms(raw: str) -> tuple[str, ...]:
+    items = tuple(item.upper() for item in _csv(raw))
+    if not items:
+        raise ValueError("name at least one algorithm, e.g. ES384,RS384")
+    for item in items:
+        if item == "NONE" or item.startswith("HS"):
+            raise ValueError(f"{item} is never accepted (CDS Hooks forbids none and HMAC)")
+        if item not in SIGNING_ALGORITHMS:
+            raise ValueError(f"{item} is not one of {', '.join(SIGNING_ALGORITHMS)}")
+    return items
+
+
+def _redis_url(raw: str) -> str:
+    value = raw.strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL (or empty: the database is used)")
     return value
 
 
@@ -150,7 +179,55 @@ class Settings:
     )
     allow_unauthenticated: bool = field(
         default=False,
-        metadata={"parse": _bool, "help": "Development mode: accept calls without a client JWT."},
+        metadata={"parse": _bool, "help": "Development mode: accept calls without a client JWT (fhirServer "
+                  "then limited to CDSHOOKS_FHIR_ALLOWLIST). Never on a network."},
+    )
+    clients_file: str = field(
+        default="",
+        metadata={"parse": str.strip, "help": "JSON or YAML file of the trusted CDS clients (issuer, JWK set, "
+                  "allowed fhirServers; see Security). Required unless authentication is off."},
+    )
+    jwt_algorithms: tuple[str, ...] = field(
+        default=("ES384", "RS384"),
+        metadata={"parse": _jwt_algorithms, "help": "Comma-separated JWT signature algorithms accepted; any of "
+                  "ES256, ES384, ES512, RS256, RS384, RS512 (none and HMAC never)."},
+    )
+    jwt_leeway: int = field(
+        default=30,
+        metadata={"parse": _seconds, "help": "Seconds of clock skew tolerated when checking JWT exp, iat and nbf."},
+    )
+    jwt_max_lifetime: int = field(
+        default=3600,
+        metadata={"parse": _positive_int, "help": "Longest accepted JWT lifetime (exp - iat) in seconds; also how "
+                  "long a jti is remembered against replay."},
+    )
+    jwks_timeout: float = field(
+        default=3.0,
+        metadata={"parse": _positive_float, "help": "Timeout in seconds of one JWK set download (jwks_url, jku)."},
+    )
+    jwks_max_age: float = field(
+        default=3600.0,
+        metadata={"parse": _positive_float, "help": "Seconds a downloaded JWK set is used before it is downloaded "
+                  "again."},
+    )
+    jwks_refresh_interval: float = field(
+        default=60.0,
+        metadata={"parse": _positive_float, "help": "Least seconds between two downloads of one JWK set when a "
+                  "token names an unknown kid (no fetch storms)."},
+    )
+    redis_url: str = field(
+        default="",
+        metadata={"parse": _redis_url, "help": "Redis for the JWT replay cache shared by all workers; empty: the "
+                  "database (CDSHOOKS_DATABASE_URL) holds it.", "secret": True},
+    )
+    max_json_depth: int = field(
+        default=64,
+        metadata={"parse": _positive_int, "help": "Deepest JSON nesting accepted in a request body (deeper: 400)."},
+    )
+    max_prefetch_entries: int = field(
+        default=10_000,
+        metadata={"parse": _positive_int, "help": "Most FHIR resources accepted in one request's prefetch, Bundle "
+                  "entries counted one by one (more: 413)."},
     )
     log_level: str = field(
         default="INFO",

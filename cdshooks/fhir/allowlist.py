@@ -3,6 +3,9 @@
 Entries are URL prefixes compared on normalized URLs (scheme and host lower-cased, default ports removed,
 path boundary respected: `https://ehr.example.org/fhir` allows `.../fhir` and `.../fhir/r4`, not
 `.../fhir-evil`). `loopback` allows any http(s) URL on 127.0.0.0/8, localhost or [::1]; `*` allows any.
+
+Two policies use it: the `CDSHOOKS_FHIR_ALLOWLIST` in unauthenticated development mode, and, for an
+authenticated client, that client's `fhir_servers` with `https_only` unless the client sets `allow_http_fhir`.
 """
 
 from __future__ import annotations
@@ -35,25 +38,32 @@ def normalize(url: str) -> tuple[str, str, int, str] | None:
 @dataclass(frozen=True)
 class FhirServerPolicy:
     entries: tuple[str, ...]
+    https_only: bool = False
 
     @classmethod
-    def of(cls, entries: Iterable[str]) -> FhirServerPolicy:
-        return cls(tuple(entries))
+    def of(cls, entries: Iterable[str], *, https_only: bool = False) -> FhirServerPolicy:
+        return cls(tuple(entries), https_only)
 
     def allows(self, url: str | None) -> bool:
+        return self.refusal(url) is None
+
+    def refusal(self, url: str | None) -> str | None:
+        """None when `url` may be called, else why not (safe to show: names no URL)."""
         if not url:
-            return False
+            return "missing"
         target = normalize(url)
         if target is None:
-            return False
+            return "not an http(s) URL"
+        if self.https_only and target[0] != "https":
+            return "not https (this client does not allow plain http)"
         for entry in self.entries:
             if entry == "*":
-                return True
+                return None
             if entry == "loopback":
                 if is_loopback_host(target[1]):
-                    return True
+                    return None
                 continue
             allowed = normalize(entry)
             if allowed and allowed[:3] == target[:3] and target[3].startswith(allowed[3]):
-                return True
-        return False
+                return None
+        return "not on the allowlist"

@@ -19,13 +19,18 @@ def _card(n: int, topic: str, at: datetime) -> IssuedCard:
     return IssuedCard(f"card-{n}", "svc", "patient-view", f"hi-{n}", topic, "info", (f"s-{n}",), "pk", at)
 
 
-def _feedback(card: str, outcome: str, at: datetime, code: str | None = None, comment: str | None = None) -> FeedbackItem:
+def _feedback(card: str, outcome: str, at: datetime, code: str | None = None,
+              comment: str | None = None) -> FeedbackItem:
     body: dict[str, object] = {"card": card, "outcome": outcome, "outcomeTimestamp": at.isoformat()}
     if outcome == "accepted":
         body["acceptedSuggestions"] = [{"id": "s"}]
-    if code or comment:
-        body["overrideReason"] = ({"reason": {"system": "x", "code": code, "display": code.title()}} if code else {}) | (
-            {"userComment": comment} if comment else {})
+    reason: dict[str, object] = {}
+    if code:
+        reason["reason"] = {"system": "x", "code": code, "display": code.title()}
+    if comment:
+        reason["userComment"] = comment
+    if reason:
+        body["overrideReason"] = reason
     return FeedbackItem.model_validate(body)
 
 
