@@ -167,8 +167,9 @@ class InProcessSender:
 
         self._tmp = tempfile.TemporaryDirectory(prefix="cdshooks-replay-")
         self._now = datetime.now(UTC)
+        # in-process calls never cross a network: no client to authenticate
         settings = Settings.from_env().with_overrides(
-            database_url=f"sqlite:///{self._tmp.name}/replay.db", log_level="WARNING"
+            database_url=f"sqlite:///{self._tmp.name}/replay.db", log_level="WARNING", allow_unauthenticated=True
         )
         self._app = create_app(settings, clock=lambda: self._now)
         self._client = self._app.test_client()

@@ -1,6 +1,6 @@
 """Facts from the draft orders of the session: imaging ServiceRequests classified into procedure classes
 (a C/A/P CT split into chest + abdomen/pelvis orders counts as one, per the knowledge's `combined_from`),
-bone-modifying agent drafts, and the symptoms named in the orders' reasonCode.
+bone-modifying agent and calcium / vitamin D drafts, and the symptoms named in the orders' reasonCode.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from cdshooks.fhir.codes import concept_text
 from cdshooks.fhir.record import Record
 
 SKIPPED = {"entered-in-error", "revoked", "cancelled"}
+# DraftOrder.drug_class of a drafted calcium and/or vitamin D supplement (R15b prescribes it with the BMA)
+SUPPLEMENT = "calcium-vitamin-d"
 
 
 def _display(kb: Knowledge, procedure: str | None, concept: object) -> str:
@@ -49,6 +51,11 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
                                      procedure_class=procedure, reason_text=reason_text))
         elif resource.get("resourceType") == "MedicationRequest":
             concept = medication_concept(resource, record.resolve)
+            if kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT").matches(concept):
+                label = label_of(concept, "calcium / vitamin D")[:60]
+                orders.append(DraftOrder(reference, reference in selected, label, medication=label,
+                                         drug_class=SUPPLEMENT, reason_text=reason_text))
+                continue
             medication = kb.medication(concept)
             if medication is None:
                 continue

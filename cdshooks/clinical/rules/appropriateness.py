@@ -96,8 +96,14 @@ def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
 
 
 def aggressive_subtype(facts: PatientFacts, params: Params) -> list[Finding]:
-    """R06: inflammatory or triple-negative disease with a suspected-metastasis survey other than PET/CT."""
-    if not (facts.inflammatory or facts.triple_negative) or not scenario_applies(facts, params):
+    """R06: inflammatory or triple-negative disease with a suspected-metastasis survey other than PET/CT.
+
+    The gate is R06's own "R01 true (or breast cancer with suspicion of metastases)": these subtypes are
+    usually staged before systemic therapy starts, so therapy is not required.
+    """
+    if not (facts.inflammatory or facts.triple_negative) or facts.breast_cancer is None:
+        return []
+    if not suspicion(facts, params).any:
         return []
     if drafted(facts, {FDG_PETCT}):
         return []

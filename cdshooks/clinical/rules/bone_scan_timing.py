@@ -4,13 +4,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 from cdshooks.clinical.facts import BONE_SCANS, DraftOrder, PatientFacts
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import LesionCharacter
+from cdshooks.clinical.report_reading import Change, LesionCharacter
 from cdshooks.clinical.rules.appropriateness import imaging_orders
-from cdshooks.clinical.rules.scenario import Params, known_bone_mets, last_chemotherapy, new_therapy_lines
+from cdshooks.clinical.rules.scenario import (
+    Params,
+    known_bone_mets,
+    last_chemotherapy,
+    new_therapy_lines,
+    renal_impairment,
+)
+
+
+def _whole_days(facts: PatientFacts, moment: datetime | None) -> int | None:
+    """Whole days elapsed since `moment` (as the cards show them): a date-only start "90 days ago" is day 90 at
+    any hour of today, not 90.4 days."""
+    age = facts.days_since(moment)
+    return None if age is None else math.floor(age)
 
 
 def _bone_scan_orders(facts: PatientFacts) -> list[DraftOrder]:
@@ -21,24 +35,29 @@ def lytic_limitation(facts: PatientFacts, params: Params) -> list[Finding]:
     scans = _bone_scan_orders(facts)
     if facts.breast_cancer is None or not scans:
         return []
-    lytic = [i for i in facts.imaging_before_now()
-             if i.is_cross_sectional and i.character is LesionCharacter.LYTIC]
-    if not lytic:
+    # the latest CT/MRI/PET that describes the lesions decides: lytic lesions that have since turned
+    # sclerotic (treated) or a mixed pattern keep a tracer-avid component
+    described = [i for i in facts.imaging_before_now() if i.is_cross_sectional
+                 and (i.character is not None or Change.SCLEROTIC_CHANGE in i.changes)]
+    if not described or described[-1].character is not LesionCharacter.LYTIC:
         return []
-    study = lytic[-1]
+    study = described[-1]
+    suggestions = ("replace-fdg-petct",) if renal_impairment(facts, params) else ("replace-fdg-petct",
+                                                                                  "replace-ct-cap-iv")
     return [Finding(topic="bone-scan-lytic-limitation",
-                    values={"order": scans[0].label, "lytic_study": f"{study.label}: lytic lesions"},
-                    order_ids=tuple(o.ref for o in scans), suggestions=("replace-fdg-petct", "replace-ct-cap-iv"),
-                    recency=study.when)]
+                    values={"order": scans[0].label, "lytic_study": study.label},
+                    order_ids=tuple(o.ref for o in scans), suggestions=suggestions, recency=study.when)]
 
 
 def post_chemo_timing(facts: PatientFacts, params: Params) -> list[Finding]:
     scans = _bone_scan_orders(facts)
     chemo = last_chemotherapy(facts)
     window = params["P_POSTCHEMO_FN_DAYS"]
-    if facts.breast_cancer is None or not scans or chemo is None or not facts.within(chemo.last_dose, window):
+    if facts.breast_cancer is None or not scans or chemo is None:
         return []
-    days = int(facts.days_since(chemo.last_dose) or 0)
+    days = _whole_days(facts, chemo.last_dose)
+    if days is None or days > window:
+        return []
     return [Finding(topic="post-chemo-bone-scan-timing",
                     values={"order": scans[0].label, "agent": chemo.agent, "last_dose": chemo.last_dose,
                             "days_since": days, "window_days": int(window)},
@@ -51,11 +70,11 @@ def flare_window(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     low, high = params["P_FLARE_MIN_DAYS"], params["P_FLARE_MAX_DAYS"]
     for line in new_therapy_lines(facts, params):
-        age = facts.days_since(line.start)
+        age = _whole_days(facts, line.start)
         if line.start is not None and age is not None and low <= age <= high:
             earliest = line.start + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
             return [Finding(topic="flare-window-bone-scan",
                             values={"order": scans[0].label, "agent": line.agent, "therapy_start": line.start,
-                                    "days_since": int(age), "earliest_date": earliest},
+                                    "days_since": age, "earliest_date": earliest},
                             order_ids=tuple(o.ref for o in scans), recency=line.start)]
     return []
