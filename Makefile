@@ -20,8 +20,12 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -c constraints.txt -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# Development mode: no client authentication (--allow-unauthenticated); never expose it to a network.
+# Production: set CDSHOOKS_CLIENTS_FILE (README, Security) and run `cdshooks serve` without the flag.
 run: $(VENV)/.installed-run
-	@echo "Development mode on embedded defaults (SQLite under ./var); discovery: http://$(HOST):$(PORT)/cds-services"
+	@echo "WARNING: DEVELOPMENT MODE - client JWTs are NOT checked (--allow-unauthenticated); fhirServer limited to"
+	@echo "         CDSHOOKS_FHIR_ALLOWLIST (default: loopback). Keep it on $(HOST); production needs CDSHOOKS_CLIENTS_FILE."
+	@echo "Embedded defaults (SQLite under ./var); discovery: http://$(HOST):$(PORT)/cds-services"
 	$(BIN)/cdshooks serve --host $(HOST) --port $(PORT) --allow-unauthenticated
 
 test: $(VENV)/.installed-test

@@ -12,6 +12,9 @@ from flask import Flask
 from flask_cors import CORS
 
 from cdshooks import logs
+from cdshooks.auth.clients import ClientRegistry, load_clients
+from cdshooks.auth.jwks import KeyStore
+from cdshooks.auth.jwt_check import JwtVerifier
 from cdshooks.catalog.loader import default_catalog
 from cdshooks.catalog.orders import procedure_codes
 from cdshooks.catalog.ratings import rating_actions
@@ -19,10 +22,11 @@ from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.client import new_session
-from cdshooks.http import discovery, feedback, health, services
+from cdshooks.http import auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
 from cdshooks.runtime import Clock, Runtime, system_clock
 from cdshooks.settings import Settings
+from cdshooks.store.replay_cache import RedisReplayCache, ReplayCache, SqlReplayCache
 from cdshooks.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,12 +38,24 @@ def create_app(
     clock: Clock | None = None,
     session: requests.Session | None = None,
 ) -> Flask:
-    """Build the service. `settings` default to the `CDSHOOKS_*` environment; `clock` to UTC now."""
+    """Build the service. `settings` default to the `CDSHOOKS_*` environment; `clock` to UTC now.
+
+    Raises `ClientsError` when `CDSHOOKS_CLIENTS_FILE` (or a JWK set file it names) cannot be used.
+    """
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
+    registry = load_clients(settings.clients_file) if settings.clients_file else ClientRegistry()
     key = settings.pseudonym_key.encode() if settings.pseudonym_key else secrets.token_bytes(32)
     store = Store(settings.database_url, key)
     store.create_schema()
+    if settings.allow_unauthenticated:
+        log.warning("development mode: client authentication is off; fhirServer limited to CDSHOOKS_FHIR_ALLOWLIST",
+                    extra={"event": "auth"})
+    try:
+        verifier = None if settings.allow_unauthenticated else _verifier(settings, registry, store)
+    except BaseException:
+        store.close()
+        raise
     knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
     rt = Runtime(
         settings=settings,
@@ -51,6 +67,7 @@ def create_app(
         knowledge=knowledge,
         render=CardRenderer(default_catalog(), procedure_codes(knowledge)),
         rate=rating_actions,
+        auth=verifier,
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -65,7 +82,19 @@ def create_app(
         max_age=600,
     )
     register_error_handlers(app)
+    auth.install(app)
     for blueprint in (discovery.bp, services.bp, feedback.bp, health.bp):
         app.register_blueprint(blueprint)
     atexit.register(rt.close)
     return app
+
+
+def _verifier(settings: Settings, registry: ClientRegistry, store: Store) -> JwtVerifier:
+    if not len(registry):
+        log.error("no CDSHOOKS_CLIENTS_FILE: every call is refused (401). Register clients, or run with "
+                  "--allow-unauthenticated for local development only", extra={"event": "auth"})
+    replay: ReplayCache = RedisReplayCache(settings.redis_url) if settings.redis_url else SqlReplayCache(store.engine)
+    keys = KeyStore(timeout=settings.jwks_timeout, max_age=settings.jwks_max_age,
+                    refresh_interval=settings.jwks_refresh_interval)
+    return JwtVerifier(registry, keys, replay, algorithms=settings.jwt_algorithms, leeway=settings.jwt_leeway,
+                       max_lifetime=settings.jwt_max_lifetime)

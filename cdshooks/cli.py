@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from cdshooks.settings import Settings, SettingsError, env_name, redact_url
+from cdshooks.settings import Settings, SettingsError, env_name, is_loopback_host, redact_url
+
+NO_CLIENTS = (
+    "no trusted clients: set CDSHOOKS_CLIENTS_FILE to a clients file (see README, Security), or, for local "
+    "development only, pass --allow-unauthenticated (CDSHOOKS_ALLOW_UNAUTHENTICATED=1)"
+)
 
 
 def _settings_or_exit(**overrides: Any) -> Settings:
@@ -20,6 +28,19 @@ def _settings_or_exit(**overrides: Any) -> Settings:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
     return settings.with_overrides(**overrides) if overrides else settings
+
+
+def _clients_or_exit(settings: Settings) -> int:
+    """Number of registered clients; a bad clients file prints the problem and exits 2."""
+    if not settings.clients_file:
+        return 0
+    from cdshooks.auth.clients import ClientsError, load_clients
+
+    try:
+        return len(load_clients(settings.clients_file))
+    except ClientsError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,8 +63,15 @@ def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticate
     if allow_unauthenticated:
         os.environ[env_name("allow_unauthenticated")] = "1"
     settings = _settings_or_exit()
+    clients = _clients_or_exit(settings)
     if settings.allow_unauthenticated:
-        click.echo("WARNING: development mode, calls are accepted without client authentication.", err=True)
+        click.echo("WARNING: development mode: calls are accepted without client authentication and fhirServer "
+                   "is limited to CDSHOOKS_FHIR_ALLOWLIST. Never expose this to a network.", err=True)
+    elif not clients:
+        click.echo(f"error: {NO_CLIENTS}", err=True)
+        sys.exit(2)
+    else:
+        click.echo(f"{clients} trusted client(s); JWT audience base {settings.public_base_url}", err=True)
     from cdshooks.server import run
 
     click.echo(f"CDS Hooks discovery: http://{_url_host(host)}:{port}/cds-services", err=True)
@@ -60,8 +88,8 @@ def check_config() -> None:
     settings = _settings_or_exit()
     for name, value, secret in settings.described():
         shown = value
-        if secret and name.endswith("DATABASE_URL"):
-            shown = redact_url(value)
+        if secret and name.endswith("_URL"):
+            shown = redact_url(value) if value else "(unset)"
         elif secret:
             shown = "***" if value else "(unset)"
         click.echo(f"{name}={shown}")
@@ -71,8 +99,15 @@ def check_config() -> None:
         warnings.append("CORS allows any origin (development default)")
     if "*" in settings.fhir_allowlist:
         warnings.append("any fhirServer may be called (development only)")
+    clients = _clients_or_exit(settings)
     if settings.allow_unauthenticated:
         warnings.append("client authentication is off (development mode)")
+    elif not clients:
+        warnings.append(f"`cdshooks serve` would refuse to start: {NO_CLIENTS}")
+    else:
+        click.echo(f"clients: {clients} trusted client(s) in {settings.clients_file}", err=True)
+        if is_loopback_host(urlsplit(settings.public_base_url).hostname):
+            warnings.append(f"CDSHOOKS_PUBLIC_BASE_URL is {settings.public_base_url}: JWT aud must name that URL")
     if not settings.pseudonym_key:
         warnings.append("no CDSHOOKS_PSEUDONYM_KEY: patient keys do not correlate across restarts")
     if settings.knowledge_dir and not Path(settings.knowledge_dir).is_dir():
@@ -86,6 +121,15 @@ def check_config() -> None:
         engine.dispose()
     except Exception as exc:
         problems.append(f"database not reachable ({type(exc).__name__})")
+    if settings.redis_url:
+        import redis
+
+        try:
+            connection = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+            connection.ping()
+            connection.close()
+        except redis.RedisError as exc:
+            problems.append(f"redis not reachable ({type(exc).__name__})")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     for item in problems:
@@ -121,7 +165,11 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
     fixtures = replaying.collect(paths)
     if not fixtures:
         raise click.UsageError("no fixture (*.json) found under the given paths")
-    sender = replaying.RemoteSender(url) if url else replaying.InProcessSender()
+    if url:
+        sender: replaying.RemoteSender | replaying.InProcessSender = replaying.RemoteSender(url)
+    else:
+        with _development_mode():  # the in-process app has no network listener: no client JWT to check
+            sender = replaying.InProcessSender()
     failures = 0
     for path in fixtures:
         try:
@@ -140,6 +188,20 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
     sender.close()
     click.echo(f"{len(fixtures)} fixtures, {failures} with problems")
     sys.exit(1 if failures else 0)
+
+
+@contextmanager
+def _development_mode() -> Iterator[None]:
+    name = env_name("allow_unauthenticated")
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,10 @@
 """Structured JSON logs, one object per line, with no tokens or patient identifiers.
 
 Only fields listed in `SAFE_FIELDS` are copied from a record's `extra`; anything else a caller passes is
-dropped, so a careless `extra={"patientId": ...}` cannot leak into the log.
+dropped, so a careless `extra={"patientId": ...}` cannot leak into the log. `issuer` is the authenticated
+client's JWT `iss` (a public identifier, not a secret); the JWT itself, the fhirAuthorization access token and
+patient ids are never logged. urllib3's own debug lines (they carry FHIR request URLs, hence patient ids) are
+kept at WARNING.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import UTC, datetime
 SAFE_FIELDS = frozenset({
     "event", "service", "hook", "hook_instance", "status", "latency_ms", "cards", "topics", "fetched",
     "degraded", "unavailable", "key", "error", "attempt", "lost", "lost_total", "unknown", "received",
-    "stored", "duplicates", "reason", "method", "path", "system_actions", "dropped",
+    "stored", "duplicates", "reason", "method", "path", "system_actions", "dropped", "issuer",
 })
 
 
@@ -42,3 +45,6 @@ def configure(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level)
     root.propagate = True
+    urllib3 = logging.getLogger("urllib3")
+    if urllib3.level == logging.NOTSET or urllib3.level < logging.WARNING:
+        urllib3.setLevel(logging.WARNING)

@@ -1,4 +1,4 @@
-"""What one app instance holds for its requests: settings, clock, store, FHIR session, worker pool."""
+"""What one app instance holds for its requests: settings, clock, store, FHIR session, worker pool, authentication."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import requests
 from flask import current_app
 
+from cdshooks.auth.jwt_check import JwtVerifier
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.pipeline import RatingWriter, Renderer, no_cards, no_ratings
@@ -34,8 +35,12 @@ class Runtime:
     knowledge: Knowledge
     render: Renderer = field(default=no_cards)
     rate: RatingWriter = field(default=no_ratings)
+    auth: JwtVerifier | None = None  # None: development mode, no client authentication
 
     def close(self) -> None:
+        if self.auth is not None:
+            self.auth.keys.close()
+            self.auth.replay.close()
         self.store.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.session.close()

@@ -198,8 +198,8 @@ class Settings:
     )
     jwt_max_lifetime: int = field(
         default=3600,
-        metadata={"parse": _positive_int, "help": "Longest accepted JWT lifetime (exp - iat) in seconds; also how "
-                  "long a jti is remembered against replay."},
+        metadata={"parse": _positive_int, "help": "Longest accepted JWT lifetime (exp - iat) in seconds; a jti is "
+                  "remembered until its token expires."},
     )
     jwks_timeout: float = field(
         default=3.0,

@@ -29,7 +29,8 @@ ORDER_SIGN = "bone-mets-imaging-order-sign"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path}/test.db", log_level="DEBUG")
+    """Development mode (no client JWT): the protocol tests; tests/security builds authenticated apps."""
+    return Settings(database_url=f"sqlite:///{tmp_path}/test.db", log_level="DEBUG", allow_unauthenticated=True)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from cdshooks.http.auth import current_client
 from cdshooks.http.body import read_json
 from cdshooks.http.errors import problem
 from cdshooks.protocol.feedback import parse_feedback
@@ -32,7 +33,8 @@ def receive(service_id: str) -> Response | tuple[Response, int]:
     log.info(
         "feedback",
         extra={"event": "feedback", "service": service_id, "received": result.received, "stored": result.stored,
-               "duplicates": result.duplicates, "unknown": result.unknown_cards},
+               "duplicates": result.duplicates, "unknown": result.unknown_cards,
+               "issuer": client.issuer if (client := current_client()) else None},
     )
     return jsonify(
         received=result.received, stored=result.stored, duplicates=result.duplicates,

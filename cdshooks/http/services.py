@@ -12,6 +12,7 @@ from flask import Blueprint, Response
 from cdshooks import pipeline
 from cdshooks.fhir.assemble import FetchPlan, assemble
 from cdshooks.fhir.client import FhirClient
+from cdshooks.http.auth import current_client
 from cdshooks.http.body import read_json
 from cdshooks.http.errors import operation_outcome, problem
 from cdshooks.protocol.request import HookRequest, parse_request
@@ -26,14 +27,38 @@ bp = Blueprint("services", __name__)
 
 
 def fetch_plan(request: HookRequest, rt: Runtime) -> FetchPlan:
+    """How fhirServer may be reached. Authenticated: only the client's registered `fhir_servers` (https unless
+    the client allows http); development mode: CDSHOOKS_FHIR_ALLOWLIST. Anything else is never contacted."""
     if request.fhirServer is None:
         return FetchPlan(None, "no fhirServer was given")
-    if not rt.policy.allows(request.fhirServer):
+    client = current_client()
+    if rt.auth is not None:
+        if client is None:
+            return FetchPlan(None, "no authenticated client")
+        refusal = client.fhir_policy.refusal(request.fhirServer)
+        if refusal is not None:
+            log.warning("fhirServer not registered for the client; not contacted",
+                        extra={"reason": "client-fhir-servers", "issuer": client.issuer})
+            return FetchPlan(None, f"the fhirServer is not registered for this client ({refusal})")
+    elif not rt.policy.allows(request.fhirServer):
         log.warning("fhirServer not allowlisted; not contacted", extra={"reason": "allowlist"})
         return FetchPlan(None, "the fhirServer is not on this service's allowlist")
     token = request.fhirAuthorization.access_token.get_secret_value() if request.fhirAuthorization else None
-    client = FhirClient(rt.session, request.fhirServer, token, rt.settings.fhir_timeout, rt.settings.fhir_max_pages)
-    return FetchPlan(client)
+    fhir = FhirClient(rt.session, request.fhirServer, token, rt.settings.fhir_timeout, rt.settings.fhir_max_pages)
+    return FetchPlan(fhir)
+
+
+def prefetch_entries(body: Any) -> int:
+    """FHIR resources in the request's prefetch: one per resource, one per Bundle entry."""
+    prefetch = body.get("prefetch") if isinstance(body, dict) else None
+    if not isinstance(prefetch, dict):
+        return 0
+    count = 0
+    for value in prefetch.values():
+        if isinstance(value, dict):
+            entries = value.get("entry") if value.get("resourceType") == "Bundle" else None
+            count += len(entries) if isinstance(entries, list) else 1
+    return count
 
 
 @bp.post("/cds-services/<service_id>")
@@ -42,8 +67,13 @@ def call(service_id: str) -> Response:
     service = BY_ID.get(service_id)
     if service is None:
         return problem(404, f"unknown service '{service_id[:100]}'")
-    request, context = parse_request(read_json(), expected_hook=service.hook)
+    body = read_json()
     rt = runtime()
+    entries = prefetch_entries(body)
+    if entries > rt.settings.max_prefetch_entries:
+        return problem(413, f"prefetch holds {entries} resources; at most {rt.settings.max_prefetch_entries} "
+                       "are accepted", "prefetch")
+    request, context = parse_request(body, expected_hook=service.hook)
     now = rt.clock()
     draft_orders = context.draftOrders.resources() if hasattr(context, "draftOrders") else []
     assembly = assemble(
@@ -120,5 +150,11 @@ def _log_call(
             "fetched": fetched or [],
             "degraded": sorted(degraded),
             "unavailable": unavailable,
+            "issuer": _issuer(),
         },
     )
+
+
+def _issuer() -> str | None:
+    client = current_client()
+    return client.issuer if client else None

@@ -33,7 +33,8 @@ def test_actual_post_carries_cors_headers(client: FlaskClient) -> None:
 
 
 def test_origin_allowlist_refuses_other_origins(tmp_path: Path) -> None:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/c.db", cors_origins=("https://ehr.example.org",)))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/c.db", cors_origins=("https://ehr.example.org",),
+                              allow_unauthenticated=True))
     try:
         c = app.test_client()
         good = c.get("/cds-services", headers={"Origin": "https://ehr.example.org"})

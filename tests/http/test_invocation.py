@@ -157,7 +157,8 @@ def test_oversized_body_gets_413(tmp_path: Any) -> None:
     from cdshooks import create_app
     from cdshooks.settings import Settings
 
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/s.db", max_body_bytes=2000))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/s.db", max_body_bytes=2000,
+                              allow_unauthenticated=True))
     try:
         body = hook_request()
         body["prefetch"]["conditions"]["entry"].append({"resource": {"resourceType": "Condition", "note": [

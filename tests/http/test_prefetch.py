@@ -30,7 +30,7 @@ AUTH = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope
 @pytest.fixture
 def ehr_app(tmp_path: Path) -> Iterator[Flask]:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/p.db", fhir_allowlist=(EHR,), fhir_budget=2.0,
-                        fhir_timeout=0.5, fhir_max_pages=3)
+                        fhir_timeout=0.5, fhir_max_pages=3, allow_unauthenticated=True)
     app = create_app(settings, clock=lambda: NOW)
     yield app
     app.extensions["cdshooks"].close()
@@ -183,7 +183,7 @@ def test_optional_key_failure_still_answers(ehr_app: Flask, captured: list[Recor
 @responses.activate
 def test_slow_server_is_cut_off_by_the_budget(tmp_path: Path, captured: list[Record]) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/b.db", fhir_allowlist=(EHR,), fhir_budget=0.3,
-                        fhir_timeout=0.2)
+                        fhir_timeout=0.2, allow_unauthenticated=True)
     app = create_app(settings, clock=lambda: NOW)
     try:
         responses.get(re.compile(re.escape(EHR) + r"/Procedure\?.*"),

@@ -93,7 +93,7 @@ def make_app(tmp_path: Path, session: RecordingSession) -> Iterator[AppFactory]:
     def build(**overrides: Any) -> Flask:
         settings = Settings(
             database_url=f"sqlite:///{tmp_path}/t.db", fhir_allowlist=("loopback",), fhir_max_pages=10,
-            fhir_timeout=5.0, fhir_budget=10.0,
+            fhir_timeout=5.0, fhir_budget=10.0, allow_unauthenticated=True,
         ).with_overrides(**overrides)
         app = create_app(settings, clock=lambda: NOW, session=session)
         apps.append(app)
