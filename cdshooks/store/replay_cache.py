@@ -16,18 +16,11 @@ import threading
 import time
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete
+from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-metadata = MetaData()
-
-jwt_replay = Table(
-    "jwt_replay",
-    metadata,
-    Column("jti_key", String(64), primary_key=True),  # sha256(issuer \0 jti)
-    Column("expires_at", BigInteger, nullable=False, index=True),  # unix seconds
-)
+from cdshooks.store.tables import jwt_replay
 
 PURGE_EVERY_SECONDS = 60.0
 
@@ -52,11 +45,7 @@ class SqlReplayCache:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._purged_at = 0.0
-        self._lock = threading.Lock()
-        try:
-            metadata.create_all(engine)
-        except SQLAlchemyError as exc:
-            raise ReplayCacheUnavailable(f"replay table not created ({type(exc).__name__})") from None
+        self._lock = threading.Lock()  # the table comes with the store's schema (migration 0002)
 
     def _insert_ignore(self) -> object:
         if self._engine.dialect.name == "postgresql":

@@ -7,6 +7,7 @@ per patient without holding an identifier.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -54,4 +55,11 @@ feedback = Table(
     Column("known_card", Boolean, nullable=False),
     UniqueConstraint("item_key", name="uq_feedback_item_key"),
     Index("ix_feedback_card", "card_uuid"),
+)
+
+jwt_replay = Table(
+    "jwt_replay",
+    metadata,
+    Column("jti_key", String(64), primary_key=True),  # sha256(issuer \0 jti)
+    Column("expires_at", BigInteger, nullable=False, index=True),  # unix seconds
 )

@@ -18,6 +18,7 @@ from cdshooks.store.replay_cache import (
     jti_key,
     jwt_replay,
 )
+from cdshooks.store.schema import upgrade
 from cdshooks.store.store import make_engine
 from tests.security.conftest import AppFactory, Signer
 
@@ -83,6 +84,7 @@ def test_unreachable_redis_refuses_with_503(make_app: AppFactory, signer: Signer
 
 def test_sql_cache_forgets_expired_entries(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    upgrade(engine)
     cache = SqlReplayCache(engine)
     now = 1_900_000_000.0
     assert cache.first_use("iss", "a", now + 60, now)
@@ -100,6 +102,7 @@ def test_sql_cache_forgets_expired_entries(tmp_path: Path) -> None:
 
 def test_sql_cache_failure_is_reported(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    upgrade(engine)
     cache = SqlReplayCache(engine)
     with engine.begin() as conn:
         jwt_replay.drop(conn)

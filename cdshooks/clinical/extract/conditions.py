@@ -12,6 +12,9 @@ from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import concept_text
 
 _STAGE = re.compile(r"\bstage\s*(0|IV|I{1,3})\s*([ABC])?\b|\b(?:AJCC\s*)?(0|IV|I{1,3})([ABC])\b", re.IGNORECASE)
+# "Stage 2A" as EHRs often write it: the arabic stage after the word "stage" (a sub-stage letter may follow)
+_ARABIC_STAGE = re.compile(r"\bstage\s*([0-4])(?=\s*[ABC]?\b)", re.IGNORECASE)
+_ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 SEVERE_CKD = {"stage-4", "stage-5", "esrd"}
 CNS_KINDS = {"headache", "seizure", "weakness"}
 
@@ -31,8 +34,8 @@ class ConditionFacts:
 
 
 def parse_stage(text: str) -> str | None:
-    """'Stage IIA' / 'IIIB' / 'stage 4' style text -> roman stage with sub-stage ("IIA"), else None."""
-    text = text.replace("stage 4", "stage IV").replace("Stage 4", "Stage IV")
+    """'Stage IIA' / 'IIIB' / 'stage 4' / 'Stage 2A' style text -> roman stage with sub-stage ("IIA"), else None."""
+    text = _ARABIC_STAGE.sub(lambda m: f"stage {_ROMAN[m.group(1)]}", text)
     match = _STAGE.search(text)
     if not match:
         return None

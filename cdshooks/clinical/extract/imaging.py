@@ -1,5 +1,6 @@
 """Facts from imaging: one ImagingResult per radiology report, per unreported ImagingStudy and per
-standalone imaging finding.
+standalone imaging finding (final, amended or corrected only). An ImagingStudy that a report or a finding
+points to is that result's study, not a second, unreported one.
 
 How a result for bone metastasis is read, strongest evidence first: DiagnosticReport.conclusionCode, then
 the imaging Observations the report points to, then the conclusion / presentedForm text (negation,
@@ -31,7 +32,7 @@ MAX_TEXT = 20_000
 
 def _presented_text(report: Resource) -> str:
     parts = []
-    for attachment in report.get("presentedForm") or []:
+    for attachment in _as_list(report.get("presentedForm")):
         if not isinstance(attachment, dict) or not str(attachment.get("contentType", "")).startswith("text/"):
             continue
         data = attachment.get("data")
@@ -137,6 +138,19 @@ def _result(reading: ReportReading, coded: BoneMetResult | None) -> BoneMetResul
     return coded if coded is not None else reading.result
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+
+
+def _linked_study(observation: Resource, resolve: Resolver) -> Resource | None:
+    """The ImagingStudy an imaging finding derives from (derivedFrom / partOf), if it resolves."""
+    for link in _as_list(observation.get("derivedFrom")) + _as_list(observation.get("partOf")):
+        target = resolve(link.get("reference")) if isinstance(link, dict) else None
+        if isinstance(target, dict) and target.get("resourceType") == "ImagingStudy":
+            return target
+    return None
+
+
 def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]],
                     resolve: Resolver) -> list[ImagingResult]:
     results: list[ImagingResult] = []
@@ -146,7 +160,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     for report in record_of("DiagnosticReport"):
         if not verified(report) or report.get("status") not in FINAL:
             continue
-        studies = [resolve(r.get("reference")) for r in report.get("imagingStudy") or [] if isinstance(r, dict)]
+        studies = [resolve(r.get("reference")) for r in _as_list(report.get("imagingStudy")) if isinstance(r, dict)]
         studies = [s for s in studies if isinstance(s, dict)]
         procedure = kb.procedure_class(report.get("code"))
         modality = _modality(kb, procedure)
@@ -158,7 +172,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         is_radiology = any(radiology.matches(c) for c in concepts(report.get("category")))
         if procedure is None and modality is None and not is_radiology:
             continue
-        observations = [resolve(r.get("reference")) for r in report.get("result") or [] if isinstance(r, dict)]
+        observations = [resolve(r.get("reference")) for r in _as_list(report.get("result")) if isinstance(r, dict)]
         coded = _coded_result(kb, concepts(report.get("conclusionCode")))
         basis = "conclusionCode" if coded is not None else "text"
         site = None
@@ -179,6 +193,31 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
             solitary_focus=reading.solitary_focus, osteopenia=reading.osteopenia, site=site, basis=basis,
             conclusion=text[:2000],
         ))
+    for observation in record_of("Observation"):
+        if ref(observation) in used_observations or not verified(observation) or observation.get("status") not in FINAL:
+            continue
+        found = observation_result(kb, observation)
+        if found is None:
+            continue
+        procedure = modality = None
+        study = _linked_study(observation, resolve)
+        if study is not None:
+            reported_studies.add(ref(study))  # the finding is this study's result: no separate unreported study
+            procedure, modality = _study_class(kb, study)
+        notes = " ".join(n["text"] for n in _as_list(observation.get("note"))
+                         if isinstance(n, dict) and isinstance(n.get("text"), str))
+        reading = read_report(" ".join(x for x in (notes, concept_text(observation.get("valueCodeableConcept")))
+                                       if x))
+        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued") or (
+            first_date(study, "started") if study is not None else None)
+        results.append(ImagingResult(
+            source=ref(observation),
+            label=_label(_short_name(kb, procedure, None, modality) if (procedure or modality) else "Imaging finding",
+                         when),
+            procedure_class=procedure, modality=modality, when=when, result=found, character=reading.character,
+            changes=reading.changes, multifocal=reading.multifocal, solitary_focus=reading.solitary_focus,
+            osteopenia=reading.osteopenia, site=site_text(observation), basis="observation", conclusion=notes[:2000],
+        ))
     for study in record_of("ImagingStudy"):
         if ref(study) in reported_studies or not verified(study) or study.get("status") in {"cancelled",
                                                                                              "registered"}:
@@ -192,28 +231,4 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         results.append(ImagingResult(source=ref(study), label=_label(name, when), procedure_class=procedure,
                                      modality=modality, when=when, result=BoneMetResult.UNKNOWN, character=None,
                                      basis="study"))
-    for observation in record_of("Observation"):
-        if ref(observation) in used_observations or not verified(observation):
-            continue
-        found = observation_result(kb, observation)
-        if found is None:
-            continue
-        procedure = modality = None
-        for link in (observation.get("derivedFrom") or []) + (observation.get("partOf") or []):
-            target = resolve(link.get("reference")) if isinstance(link, dict) else None
-            if isinstance(target, dict) and target.get("resourceType") == "ImagingStudy":
-                procedure, modality = _study_class(kb, target)
-                break
-        notes = " ".join(n.get("text", "") for n in observation.get("note") or [] if isinstance(n, dict))
-        reading = read_report(" ".join(x for x in (notes, concept_text(observation.get("valueCodeableConcept")))
-                                       if x))
-        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
-        results.append(ImagingResult(
-            source=ref(observation),
-            label=_label(_short_name(kb, procedure, None, modality) if (procedure or modality) else "Imaging finding",
-                         when),
-            procedure_class=procedure, modality=modality, when=when, result=found, character=reading.character,
-            changes=reading.changes, multifocal=reading.multifocal, solitary_focus=reading.solitary_focus,
-            osteopenia=reading.osteopenia, site=site_text(observation), basis="observation", conclusion=notes[:2000],
-        ))
     return results

@@ -27,6 +27,7 @@ Resolver = Callable[[str | None], Resource | None]
 class _Exposure:
     medication: Medication
     starts: list[datetime] = field(default_factory=list)
+    ends: list[datetime] = field(default_factory=list)  # past end dates of orders / statements
     administered: list[datetime] = field(default_factory=list)
     ongoing: bool = False
     osteoporosis: bool | None = None
@@ -128,6 +129,8 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             start, end = _dates(resource)
             if start is not None:
                 exposure.starts.append(start)
+            if end is not None and end <= now and (start is None or start <= end):
+                exposure.ends.append(end)
             exposure.ongoing |= resource.get("status") == "active" and (end is None or end >= now) and (
                 start is None or start <= now)
     for exposure in exposures.values():
@@ -140,11 +143,13 @@ def _therapy(exposure: _Exposure) -> Therapy:
     administered = sorted(exposure.administered)
     doses = tuple(administered or sorted(exposure.starts))
     known = administered + exposure.starts
+    # without administrations, the latest known date of use is the later of the last start and a past end date
+    used = administered or sorted(exposure.starts + exposure.ends)
     return Therapy(
         agent=exposure.medication.ingredient,
         drug_class=exposure.medication.drug_class,
         start=min(known) if known else None,
-        last_dose=doses[-1] if doses else None,
+        last_dose=used[-1] if used else None,
         ongoing=exposure.ongoing,
         osteoporosis_dose=bool(exposure.osteoporosis),
         administered=bool(administered),

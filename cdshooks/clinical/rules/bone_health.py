@@ -11,8 +11,28 @@ from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.report_reading import BoneMetResult
 from cdshooks.clinical.rules.scenario import Params, renal_impairment
 
-AT_RISK = re.compile(r"\b(femur|femoral|humer\w*|vertebra\w*|spine|spinal|impending fracture|pathologic\w* "
+# DraftOrder.drug_class of a drafted calcium / vitamin D supplement (cdshooks/clinical/extract/orders.py)
+SUPPLEMENT_DRAFT = "calcium-vitamin-d"
+AT_RISK = re.compile(r"\b(femur|femor\w*|humer\w*|vertebra\w*|spine|spinal|impending fracture|pathologic\w* "
                      r"fracture|epidural|cord compression)\b", re.IGNORECASE)
+_CLAUSES = re.compile(r"[^.;:\n]+")
+# "no vertebral involvement", "without pathologic fracture of the femur" (cue up to 6 words before the term) ...
+_NEGATED_BEFORE = re.compile(r"\b(no|not|without|negative for|free of|absence of|spares|sparing)\b(\W+\w+){0,6}\W*$",
+                             re.IGNORECASE)
+# ... and "the spine is normal / unremarkable / spared"
+_NORMAL_AFTER = re.compile(r"^\W*(is|are|appears?|remains?)\s+(normal|unremarkable|intact|spared|clear|free)\b",
+                           re.IGNORECASE)
+
+
+def at_risk_site(text: str) -> str | None:
+    """The first long-bone / vertebral / fracture / epidural term the text affirms (negated mentions skipped)."""
+    for clause in _CLAUSES.finditer(text):
+        words = clause.group()
+        for match in AT_RISK.finditer(words):
+            if _NEGATED_BEFORE.search(words[:match.start()]) or _NORMAL_AFTER.match(words[match.end():]):
+                continue
+            return match.group(0)
+    return None
 
 
 def bma_prerequisites(facts: PatientFacts, params: Params) -> list[Finding]:
@@ -22,7 +42,8 @@ def bma_prerequisites(facts: PatientFacts, params: Params) -> list[Finding]:
     missing = []
     if not facts.dental_evaluation:
         missing.append("a dental evaluation")
-    if not facts.calcium_vitamin_d:
+    # "prescribe calcium and vitamin D": a supplement drafted in the same session is being prescribed now
+    if not (facts.calcium_vitamin_d or any(o.drug_class == SUPPLEMENT_DRAFT for o in facts.orders)):
         missing.append("calcium and vitamin D supplementation")
     if not missing:
         return []
@@ -64,13 +85,16 @@ def orthopedic_evaluation(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
     for condition in facts.bone_mets:
-        match = AT_RISK.search(f"{condition.site or ''} {condition.text}")
-        if match:
-            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{condition.label}: {match.group(0)}"},
+        term = at_risk_site(f"{condition.site or ''}. {condition.text}")
+        if term:
+            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{condition.label}: {term}"},
                             recency=condition.onset)]
+    # imaging: recent positive results only (older ones have been acted on, P_RESULT_RECENT_DAYS)
     for study in reversed(facts.imaging_before_now()):
-        match = AT_RISK.search(f"{study.site or ''} {study.conclusion}")
-        if study.result is BoneMetResult.POSITIVE and match:
-            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{study.label}: {match.group(0)}"},
+        if study.result is not BoneMetResult.POSITIVE or not facts.within(study.when, params["P_RESULT_RECENT_DAYS"]):
+            continue
+        term = at_risk_site(f"{study.site or ''}. {study.conclusion}")
+        if term:
+            return [Finding(topic="orthopedic-evaluation", values={"lesion": f"{study.label}: {term}"},
                             recency=study.when)]
     return []

@@ -6,7 +6,7 @@ from cdshooks.clinical.facts import ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.report_reading import BoneMetResult, LesionCharacter
 from cdshooks.clinical.rules.mda import mda_label
-from cdshooks.clinical.rules.scenario import Params, days_between
+from cdshooks.clinical.rules.scenario import Params, calendar_days, days_between
 
 
 def _pairs(facts: PatientFacts, window: float) -> list[tuple[ImagingResult, ImagingResult]]:
@@ -64,7 +64,7 @@ def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Find
         if not doses:
             continue
         therapy, dose = max(doses, key=lambda td: td[1])
-        gap = (scan.when - dose).days
+        gap = calendar_days(scan.when, dose)
         if gap > params["P_POSTCHEMO_FN_DAYS"]:
             continue
         supporting = _supporting(facts, scan, params["P_DISCORDANCE_WINDOW_DAYS"])

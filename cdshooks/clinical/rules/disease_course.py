@@ -15,7 +15,7 @@ from cdshooks.clinical.rules.scenario import Params, last_chemotherapy
 def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
-    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan]
+    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and s.basis != "study"]  # reported scans
     if not scans:
         return []
     scan = scans[-1]
@@ -39,8 +39,8 @@ def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[F
     if not treated:
         return []
     chemo = last_chemotherapy(facts)
-    if chemo is None or chemo.last_dose is None:
-        return []
+    if chemo is None or chemo.last_dose is None or any(t.ongoing for t in facts.therapies_of("chemotherapy")):
+        return []  # R21 is about the time after chemotherapy has ended
     pain = [s for s in facts.recent_symptoms({"bone-pain"}, params["P_SUSPICION_LOOKBACK_DAYS"])
             if s.onset is not None and (s.onset - chemo.last_dose).days >= params["P_RECURRENCE_AFTER_CHEMO_DAYS"]]
     if not pain:

@@ -10,7 +10,7 @@ from cdshooks.clinical.facts import ImagingResult, PatientFacts, Therapy
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.report_reading import BoneMetResult, Change
 from cdshooks.clinical.rules.mda import mda_label
-from cdshooks.clinical.rules.scenario import Params, new_therapy_lines
+from cdshooks.clinical.rules.scenario import SYSTEMIC, Params, calendar_days
 
 WORSENING = {Change.INCREASED_UPTAKE: "increased uptake", Change.NEW_FOCI: "new foci",
              Change.PROGRESSION: "apparent progression"}
@@ -47,12 +47,17 @@ def _known_disease_before(facts: PatientFacts, scan: ImagingResult) -> bool:
         for i in facts.imaging)
 
 
-def _line_for(scan: ImagingResult, lines: list[Therapy], low: float, high: float) -> Therapy | None:
+def _line_for(facts: PatientFacts, scan: ImagingResult, low: float, high: float) -> Therapy | None:
+    """The most recently started systemic agent whose first use lies `low`..`high` days before the scan.
+
+    The window is counted from the scan, not from today: a scan read a month ago had its own flare window.
+    """
+    if scan.when is None:
+        return None
+    lines = sorted((t for t in facts.therapies_of(*SYSTEMIC) if t.start is not None and t.start <= scan.when),
+                   key=lambda t: t.start, reverse=True)  # type: ignore[arg-type, return-value]
     for line in lines:
-        if line.start is None or scan.when is None:
-            continue
-        age = (scan.when - line.start) / timedelta(days=1)
-        if low <= age <= high:
+        if low <= calendar_days(scan.when, line.start) <= high:  # type: ignore[arg-type]
             return line
     return None
 
@@ -60,26 +65,30 @@ def _line_for(scan: ImagingResult, lines: list[Therapy], low: float, high: float
 def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
-    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan]
+    # the latest reported bone scan only (older ones have been read against newer imaging); a study without
+    # a report or finding says nothing about uptake
+    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and s.basis != "study"]
     if not scans:
         return []
-    scan = scans[-1]  # the latest bone scan only: older ones have been read against newer imaging
+    scan = scans[-1]
     change = _worsening(scan)
     if change is None or not facts.within(scan.when, params["P_FLARE_EXTENDED_MAX_DAYS"]):
         return []
     if not _known_disease_before(facts, scan):
         return []
-    lines = new_therapy_lines(facts, params)
-    line = _line_for(scan, lines, params["P_FLARE_MIN_DAYS"], params["P_FLARE_EXTENDED_MAX_DAYS"])
+    line = _line_for(facts, scan, params["P_FLARE_MIN_DAYS"], params["P_FLARE_EXTENDED_MAX_DAYS"])
     if line is None or line.start is None or scan.when is None:
         return []
-    days = (scan.when - line.start) / timedelta(days=1)
+    days = calendar_days(scan.when, line.start)
+    # agents started the same day are one line ("letrozole + palbociclib")
+    agents = sorted({t.agent for t in facts.therapies_of(*SYSTEMIC)
+                     if t.start is not None and t.start.date() == line.start.date()})
     signs = _improvement(facts, line.start, scan)
     variant = "late" if days > params["P_FLARE_MAX_DAYS"] else ("likely" if signs else "possible")
     follow_up = scan.when + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
     return [Finding(
         topic="bone-scan-flare",
-        values={"variant": variant, "bone_scan": scan.label, "change": change, "agent": line.agent,
+        values={"variant": variant, "bone_scan": scan.label, "change": change, "agent": " + ".join(agents),
                 "therapy_start": line.start, "weeks_after": round(days / 7),
                 "improvement": ", ".join(signs) if signs else "none documented",
                 "follow_up_date": follow_up, "follow-up-bone-scan_occurrence": follow_up,

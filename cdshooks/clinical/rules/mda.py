@@ -9,12 +9,13 @@ from __future__ import annotations
 from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.report_reading import Change
 
+# first match wins: a new lesion or growth anywhere is progression even when other lesions respond (MDA)
 CATEGORY_BY_CHANGE: tuple[tuple[Change, str], ...] = (
-    (Change.SCLEROTIC_CHANGE, "MDA partial response (lytic lesions turning sclerotic)"),
-    (Change.DECREASED, "MDA partial response (measurable regression)"),
     (Change.NEW_FOCI, "MDA progressive disease, but only once a flare is excluded"),
     (Change.INCREASED_UPTAKE, "MDA progressive disease, but only once a flare is excluded"),
     (Change.PROGRESSION, "MDA progressive disease, but only once a flare is excluded"),
+    (Change.SCLEROTIC_CHANGE, "MDA partial response (lytic lesions turning sclerotic)"),
+    (Change.DECREASED, "MDA partial response (measurable regression)"),
     (Change.STABLE, "MDA no change"),
 )
 CROSS_SECTIONAL_PROGRESSION = "MDA progressive disease"

@@ -6,6 +6,7 @@ demineralised bone (R18).
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -41,8 +42,10 @@ def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> 
     if facts.breast_cancer is None or scan is None or scan.result is not BoneMetResult.NEGATIVE or scan.when is None:
         return []
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    # still active, and new around the scan: recorded after it, within the look-back, or the pain that led to
+    # the scan (began up to the look-back before it) and has not gone away
     pain = [s for s in facts.symptoms if s.kind == "bone-pain" and s.active and s.onset is not None
-            and (s.onset >= scan.when or facts.within(s.onset, window))]
+            and (s.onset >= scan.when - timedelta(days=window) or facts.within(s.onset, window))]
     if not pain or _since(facts, scan, {"MR"}):
         return []
     symptom = max(pain, key=lambda s: s.onset)  # type: ignore[arg-type, return-value]

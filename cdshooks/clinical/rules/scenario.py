@@ -150,6 +150,12 @@ def days_between(a: datetime, b: datetime) -> int:
     return abs(round((a - b) / timedelta(days=1)))
 
 
+def calendar_days(later: datetime, earlier: datetime) -> int:
+    """Whole calendar days from `earlier` to `later` (negative when `later` is before): a report dated only by
+    its day and a dose given that morning are compared day to day, as a clinician counts them."""
+    return (later.date() - earlier.date()).days
+
+
 def renal_impairment(facts: PatientFacts, params: Params) -> str | None:
     """Evidence of severe renal impairment (R07): a recent eGFR under the limit, or CKD stage 4/5/ESRD."""
     egfr = facts.latest_lab("egfr", params["P_EGFR_LOOKBACK_DAYS"])

@@ -41,12 +41,19 @@ def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
     return False
 
 
+def _brain_mri_since(facts: PatientFacts, symptoms: list[Symptom]) -> bool:
+    """A brain MRI done on or after the onset of the earliest of these symptoms (it answered the question)."""
+    onset = min((s.onset for s in symptoms if s.onset), default=None)
+    return any(i.procedure_class == MRI_BRAIN and i.when is not None and (onset is None or i.when >= onset)
+               for i in facts.imaging)
+
+
 def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
     symptoms = cns_symptoms(facts, params)
     surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
-    if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}):
+    if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}) or _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
     return [Finding(topic="cns-symptoms-mri-brain",
@@ -61,9 +68,7 @@ def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     if not symptoms:
         return []
     onset = min((s.onset for s in symptoms if s.onset), default=None)
-    brain_mri_since = any(i.procedure_class == MRI_BRAIN and i.when is not None and (onset is None or i.when >= onset)
-                          for i in facts.imaging)
-    if brain_mri_since:
+    if _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
     return [Finding(topic="cns-symptoms-mri-brain", values={"symptoms": _describe(symptoms), "variant": "chart"},
