@@ -22,7 +22,7 @@ from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.client import new_session
-from cdshooks.http import auth, discovery, feedback, health, services
+from cdshooks.http import analytics, auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
 from cdshooks.runtime import Clock, Runtime, system_clock
 from cdshooks.settings import Settings
@@ -83,7 +83,7 @@ def create_app(
     )
     register_error_handlers(app)
     auth.install(app)
-    for blueprint in (discovery.bp, services.bp, feedback.bp, health.bp):
+    for blueprint in (discovery.bp, services.bp, feedback.bp, health.bp, analytics.bp):
         app.register_blueprint(blueprint)
     atexit.register(rt.close)
     return app

@@ -72,10 +72,30 @@ def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticate
         sys.exit(2)
     else:
         click.echo(f"{clients} trusted client(s); JWT audience base {settings.public_base_url}", err=True)
+    _schema_or_exit(settings)
     from cdshooks.server import run
 
     click.echo(f"CDS Hooks discovery: http://{_url_host(host)}:{port}/cds-services", err=True)
     run(host=host, port=port, workers=workers, threads=threads)
+
+
+def _schema_or_exit(settings: Settings) -> None:
+    """Start only on a current schema (SQLite upgrades itself; other databases say what to run)."""
+    from cdshooks.store.schema import SchemaError, ensure_current
+    from cdshooks.store.store import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_current(engine)
+    except SchemaError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        click.echo(f"error: database not reachable ({type(exc).__name__}): {redact_url(settings.database_url)}",
+                   err=True)
+        sys.exit(2)
+    finally:
+        engine.dispose()
 
 
 def _url_host(host: str) -> str:
@@ -188,6 +208,75 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
     sender.close()
     click.echo(f"{len(fixtures)} fixtures, {failures} with problems")
     sys.exit(1 if failures else 0)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Bring the database at CDSHOOKS_DATABASE_URL to the schema this version needs."""
+    from cdshooks.store.schema import current_revision, upgrade
+    from cdshooks.store.store import make_engine
+
+    settings = _settings_or_exit()
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    click.echo(f"schema {before or 'empty'} -> {current_revision(engine)} ({redact_url(settings.database_url)})")
+    engine.dispose()
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the one this version needs."""
+    from cdshooks.store.schema import current_revision, head_revision
+    from cdshooks.store.store import make_engine
+
+    engine = make_engine(_settings_or_exit().database_url)
+    current, head = current_revision(engine), head_revision()
+    engine.dispose()
+    click.echo(f"database {current or 'empty'}, service needs {head}")
+    sys.exit(0 if current == head else 1)
+
+
+@main.command()
+@click.option("--since", help="Only cards issued since this date (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML page with a chart of acceptance per topic over time.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Override rate from which a topic is flagged as an alert-fatigue risk.")
+@click.option("--min-shown", type=click.IntRange(1), default=10, show_default=True,
+              help="Cards a topic must have been shown before it can be flagged.")
+def report(since: str | None, as_json: bool, html_file: Path | None, threshold: float, min_shown: int) -> None:
+    """Card analytics: shown, accepted, overridden, reasons, time to feedback, alert-fatigue risks."""
+    from cdshooks.analytics.report import build_report, format_text
+    from cdshooks.http.analytics import parse_since
+    from cdshooks.store.schema import SchemaError, ensure_current
+    from cdshooks.store.store import make_engine
+
+    try:
+        moment = parse_since(since)
+    except ValueError:
+        raise click.BadParameter("must be an ISO 8601 date or date-time", param_hint="--since") from None
+    engine = make_engine(_settings_or_exit().database_url)
+    try:
+        ensure_current(engine)
+    except SchemaError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    result = build_report(engine, since=moment, threshold=threshold, min_shown=min_shown)
+    engine.dispose()
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else format_text(result))
+    if html_file is not None:
+        from cdshooks.analytics.html import write_html
+
+        write_html(result, html_file)
+        click.echo(f"wrote {html_file}", err=True)
 
 
 @contextmanager
