@@ -1,11 +1,14 @@
 # Production image: slim Python, non-root user, gunicorn via `cdshooks serve`.
 FROM python:3.11-slim
 
+# Trusted clients are mounted at /etc/cdshooks (see deploy/docker-compose.yml); without a clients file
+# `cdshooks serve` refuses to start. PostgreSQL deployments run `cdshooks db upgrade` once per release.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CDSHOOKS_DATABASE_URL=sqlite:////app/var/cdshooks.db
+    CDSHOOKS_DATABASE_URL=sqlite:////app/var/cdshooks.db \
+    CDSHOOKS_CLIENTS_FILE=/etc/cdshooks/clients.yaml
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
