@@ -7,7 +7,7 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 
@@ -163,8 +163,10 @@ class PatientFacts:
     orders: tuple[DraftOrder, ...] = field(default_factory=tuple)
 
     # -- time helpers ------------------------------------------------------------------------------
-    def days_since(self, moment: datetime | None) -> float | None:
-        return None if moment is None else (self.now - moment) / timedelta(days=1)
+    def days_since(self, moment: datetime | None) -> int | None:
+        """Whole calendar days from `moment` to now: every window counts days as a clinician does (a result
+        dated only by its day and a visit at 9 am are compared day to day)."""
+        return None if moment is None else (self.now.date() - moment.date()).days
 
     def within(self, moment: datetime | None, days: float) -> bool:
         age = self.days_since(moment)

@@ -112,19 +112,21 @@ def imaging(when: datetime, character: LesionCharacter | None, changes: frozense
 
 
 # -- post-chemotherapy window (R09, 28 days) ----------------------------------------------------------
-@pytest.mark.parametrize(("last_dose", "fires"), [
-    (ago(0.5), True),
-    (ago(28), True),          # administration instant exactly 28 days ago: the window's last day
-    (date_ago(28), True),     # date-only "28 days ago" is day 28 at any hour today
-    (ago(28.9), True),        # still day 28
-    (ago(29), False),
-    (date_ago(29), False),
+# windows count calendar days (NOW is 09:00): an instant 28.3 days ago fell on the calendar day 28 days ago
+@pytest.mark.parametrize(("last_dose", "fires", "days"), [
+    (ago(0.2), True, 0),      # this morning
+    (ago(0.5), True, 1),      # yesterday evening: calendar day 1
+    (ago(28), True, 28),      # administration instant exactly 28 days ago: the window's last day
+    (date_ago(28), True, 28),  # date-only "28 days ago" is day 28 at any hour today
+    (ago(28.3), True, 28),    # same calendar day
+    (ago(28.5), False, 29),   # the evening before: day 29
+    (date_ago(29), False, 29),
 ])
-def test_post_chemo_window_edges(last_dose: datetime, fires: bool) -> None:
+def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) -> None:
     found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), PARAMS)
     assert bool(found) is fires
     if fires:
-        assert found[0].values["days_since"] == (NOW - last_dose).days
+        assert found[0].values["days_since"] == days
 
 
 def test_post_chemo_counts_only_cytotoxic_agents_and_bone_scans() -> None:
@@ -135,11 +137,13 @@ def test_post_chemo_counts_only_cytotoxic_agents_and_bone_scans() -> None:
 
 # -- flare window (R13, 14-90 days after a new line, known bone metastases) ----------------------------
 @pytest.mark.parametrize(("start", "fires"), [
-    (ago(13.9), False),
+    (ago(13.3), False),       # calendar day 13
+    (ago(13.5), True),        # the evening of day 14
     (date_ago(13), False),
     (ago(14), True),
     (date_ago(90), True),     # date-only start 90 days ago: still day 90
-    (ago(90.9), True),
+    (ago(90.3), True),        # calendar day 90
+    (ago(90.5), False),       # day 91
     (ago(91), False),
 ])
 def test_flare_window_edges(start: datetime, fires: bool) -> None:

@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cdshooks.clinical.facts import BONE_SCANS, DraftOrder, PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -18,13 +17,6 @@ from cdshooks.clinical.rules.scenario import (
     new_therapy_lines,
     renal_impairment,
 )
-
-
-def _whole_days(facts: PatientFacts, moment: datetime | None) -> int | None:
-    """Whole days elapsed since `moment` (as the cards show them): a date-only start "90 days ago" is day 90 at
-    any hour of today, not 90.4 days."""
-    age = facts.days_since(moment)
-    return None if age is None else math.floor(age)
 
 
 def _bone_scan_orders(facts: PatientFacts) -> list[DraftOrder]:
@@ -55,7 +47,7 @@ def post_chemo_timing(facts: PatientFacts, params: Params) -> list[Finding]:
     window = params["P_POSTCHEMO_FN_DAYS"]
     if facts.breast_cancer is None or not scans or chemo is None:
         return []
-    days = _whole_days(facts, chemo.last_dose)
+    days = facts.days_since(chemo.last_dose)
     if days is None or days > window:
         return []
     return [Finding(topic="post-chemo-bone-scan-timing",
@@ -70,7 +62,7 @@ def flare_window(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     low, high = params["P_FLARE_MIN_DAYS"], params["P_FLARE_MAX_DAYS"]
     for line in new_therapy_lines(facts, params):
-        age = _whole_days(facts, line.start)
+        age = facts.days_since(line.start)
         if line.start is not None and age is not None and low <= age <= high:
             earliest = line.start + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
             return [Finding(topic="flare-window-bone-scan",
