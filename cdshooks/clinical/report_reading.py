@@ -20,7 +20,8 @@ How it reads (all phrase lists live in `cdshooks/knowledge/report_phrases.yaml`)
    clause, its sentence and finally by whether the report speaks of bone at all.
 6. Evidence, strongest first: explicit metastasis affirmed (positive) > explicit uncertainty
    (indeterminate) > metastasis denied or a normal study (negative) > an uninterpreted characterised
-   or multifocal bone lesion, a treated (sclerotic) lesion, a flare (positive) > a denied lesion
+   or multifocal bone lesion, a treated (sclerotic) lesion, a flare, "the known lesions", "progressive
+   disease" of bone (positive) > a denied lesion
    ("no lytic lesion", "no abnormal uptake": negative) > a lesion or uptake explained as benign
    (negative) > an uninterpreted focus (indeterminate). The strongest evidence gives the result.
 
@@ -91,6 +92,7 @@ _LAYERS: Final[dict[str, tuple[str, ...]]] = {
     "trigger": (
         "pseudo_noop",
         "pseudo_self_neg",
+        "unc_post_nature",
         "unc_post",
         "unc_pre",
         "unc_both",
@@ -116,7 +118,11 @@ _LAYERS: Final[dict[str, tuple[str, ...]]] = {
         "change_neutral",
         "stable",
         "sclerotic_change",
+        "more_foci_and_uptake",
+        "more_foci",
         "new_foci",
+        "progressive_disease",
+        "growth_and_uptake",
         "progression",
         "increased_uptake",
         "decreased",
@@ -126,19 +132,25 @@ _LAYERS: Final[dict[str, tuple[str, ...]]] = {
     "cue": ("comparison_cue", "treatment_cue"),
 }
 
-_CHANGE_OF: Final[dict[str, Change]] = {
-    "stable": Change.STABLE,
-    "sclerotic_change": Change.SCLEROTIC_CHANGE,
-    "new_foci": Change.NEW_FOCI,
-    "progression": Change.PROGRESSION,
-    "increased_uptake": Change.INCREASED_UPTAKE,
-    "increased_uptake_weak": Change.INCREASED_UPTAKE,
-    "decreased": Change.DECREASED,
+# one phrase may say several things: "increase in the number and intensity" is new foci (more lesions
+# are new lesions), progression and increased uptake
+_CHANGE_OF: Final[dict[str, tuple[Change, ...]]] = {
+    "stable": (Change.STABLE,),
+    "sclerotic_change": (Change.SCLEROTIC_CHANGE,),
+    "more_foci_and_uptake": (Change.NEW_FOCI, Change.PROGRESSION, Change.INCREASED_UPTAKE),
+    "more_foci": (Change.NEW_FOCI, Change.PROGRESSION),
+    "new_foci": (Change.NEW_FOCI,),
+    "progressive_disease": (Change.PROGRESSION,),
+    "growth_and_uptake": (Change.PROGRESSION, Change.INCREASED_UPTAKE),
+    "progression": (Change.PROGRESSION,),
+    "increased_uptake": (Change.INCREASED_UPTAKE,),
+    "increased_uptake_weak": (Change.INCREASED_UPTAKE,),
+    "decreased": (Change.DECREASED,),
 }
 
 _PRE_KINDS: Final = frozenset({"pre_negation", "pseudo_self_neg", "unc_pre", "unc_both"})
-_POST_KINDS: Final = frozenset({"post_negation", "unc_post", "unc_both"})
-_UNC_KINDS: Final = frozenset({"unc_pre", "unc_post", "unc_both"})
+_POST_KINDS: Final = frozenset({"post_negation", "unc_post_nature", "unc_post", "unc_both"})
+_UNC_KINDS: Final = frozenset({"unc_pre", "unc_post_nature", "unc_post", "unc_both"})
 _CHAR_KINDS: Final = frozenset({"char_mixed", "char_lytic", "char_blastic"})
 _INTERPRETING: Final = frozenset({"met", "suspicious", "benign", "normal", "equivocal_study"} | _CHAR_KINDS)
 _LESION_KINDS: Final = frozenset({"lesion_focal", "lesion_uptake"} | _CHAR_KINDS)
@@ -207,6 +219,7 @@ class _Grammar:
     headers: re.Pattern[str]
     neutral_mod: re.Pattern[str]
     affirm_mod: re.Pattern[str]
+    known_mod: re.Pattern[str]
     historic_mod: re.Pattern[str]
     anaphora: re.Pattern[str]
     windows: dict[str, int]
@@ -248,6 +261,7 @@ def _grammar() -> _Grammar:
         headers=headers,
         neutral_mod=modifier("neutral_modifiers"),
         affirm_mod=modifier("affirm_modifiers"),
+        known_mod=modifier("known_lesion_modifiers"),
         historic_mod=modifier("historic_modifiers"),
         anaphora=re.compile(r"\s*" + _alternation(data["anaphora"])),
         windows=windows,
@@ -367,6 +381,8 @@ class _Doc:
         order = 0
         for kind, ts, te, tws, twe in self._scope_triggers(clause):
             order += 1
+            if is_change and kind == "unc_post_nature":
+                continue  # "a new focus ..., indeterminate": what it is is open, not that it is new
             if ts < end and start < te:
                 if kind in _UNC_KINDS:
                     return _UNC
@@ -414,6 +430,12 @@ class _Doc:
             opening = self.widx(self.clause_starts[nxt])
             found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 2)
         return found
+
+    def is_known(self, start: int) -> bool:
+        """Is the concept at `start` one of the known lesions ("the known spinal and pelvic lesions")?"""
+        ws = self.widx(start)
+        lo = max(self.clause_starts[self.clause_of(start)], self.words[max(ws - 4, 0)])
+        return self.g.known_mod.search(self.t, lo, start) is not None
 
     def site_of(self, start: int, end: int) -> int:
         """Is the concept at [start, end) about bone, another organ, or no site at all?"""
@@ -515,8 +537,10 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
             continue
         if doc.polarity(s, e, True) != _AFF or doc.site_of(s, e) == _NONBONE:
             continue
-        changes.add(_CHANGE_OF[kind])
-        if kind == "sclerotic_change":
+        changes.update(_CHANGE_OF[kind])
+        if kind == "progressive_disease" and doc.site_of(s, e) == _BONE:
+            level = max(level, _POS_WEAK)  # "skeletal lesions, compatible with progressive disease"
+        elif kind == "sclerotic_change":
             level = max(level, _POS_WEAK)  # treated metastases are metastases
             if _SCLEROSIS_WORD.search(m.group()):
                 sclerosis_changed.add(sentence)
@@ -588,6 +612,8 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
                     level = max(level, _POS_STRONG)
             elif clause in clause_benign:
                 level = max(level, _NEG_WEAK)
+            elif kind == "lesion_focal" and doc.is_known(s):
+                level = max(level, _POS_WEAK)  # "the known spinal lesions" are the known metastases
             elif kind == "lesion_focal" and not (sent_kinds.get(sentence, set()) & _INTERPRETING):
                 level = max(level, _POS_WEAK if clause in multifocal_clauses else _IND_WEAK)
             continue

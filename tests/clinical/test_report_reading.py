@@ -422,6 +422,37 @@ def test_progression_and_decrease() -> None:
     assert Change.DECREASED not in _r("Decreased T1 signal in the L2 vertebral body, metastasis.").changes
 
 
+
+def test_known_lesions_are_known_metastases() -> None:
+    reading = _r("Compared with the prior study there is increased uptake in the known spinal and pelvic lesions.")
+    assert reading.result is POS
+    assert reading.changes == {Change.INCREASED_UPTAKE}
+    assert _r("No increase in the size or number of the known bone lesions.").result is POS
+    assert _r("There are no known bone lesions.").result is not POS  # "no known" is not a known lesion
+
+
+def test_increase_in_number_and_intensity() -> None:
+    reading = _r(
+        "Interval increase in the number and intensity of skeletal lesions, compatible with progressive disease."
+    )
+    assert reading.result is POS  # progressive disease of skeletal lesions is metastatic disease
+    assert reading.changes == {Change.NEW_FOCI, Change.INCREASED_UPTAKE, Change.PROGRESSION}
+    assert _r("More numerous sclerotic metastases.").changes == {Change.NEW_FOCI, Change.PROGRESSION}
+    assert _r("Increase in the number of hepatic lesions; no new bone lesions.").changes == frozenset()
+
+
+def test_progressive_disease_only_affirms_when_affirmed() -> None:
+    assert _r("Stable bone scan; no progressive disease.").result is not POS
+    assert _r("Liver lesions, compatible with progressive disease.").result is UNK
+
+
+def test_uncertain_nature_keeps_the_change() -> None:
+    reading = _r("Compared with the prior study there is a new focus of uptake in the right 6th rib, indeterminate.")
+    assert reading.result is IND
+    assert reading.changes == {Change.NEW_FOCI}
+    assert Change.NEW_FOCI not in _r("Possible new focus in the left 6th rib compared with the prior study.").changes
+
+
 # --- flags ------------------------------------------------------------------------------------------
 
 
