@@ -18,8 +18,7 @@ from cdshooks import create_app
 from cdshooks.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-SPEC_EXAMPLES = SHARED / "knowledge" / "examples" / "cds-hooks-2.0.1"
+SPEC_EXAMPLES = REPO / "tests" / "data" / "cds-hooks-2.0.1"
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 PATIENT_VIEW = "bone-mets-imaging-patient-view"

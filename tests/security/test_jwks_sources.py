@@ -16,12 +16,12 @@ from flask import Flask
 
 from cdshooks.auth.clients import load_clients
 from cdshooks.auth.jwks import JwksError, KeySource, parse_jwks
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
 from tests.security.conftest import JWKS_URL, URL_ISS, AppFactory, Signer, jwks, public_jwk
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
-SANDBOX_JWKS = SHARED / "knowledge" / "examples" / "cds-hooks-sandbox-jwks.json"
+SANDBOX_JWKS = REPO / "deploy" / "sandbox-jwks.json"
 
 
 class FakeClock:
