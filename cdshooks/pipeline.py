@@ -18,6 +18,9 @@ from cdshooks.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# topics sent only when switched on (an appropriate order gets a rating, not a card, by default)
+QUIET_TOPICS = frozenset({"acr-usually-appropriate"})
+
 Evaluator = Callable[[str, Record, datetime, Knowledge], Evaluation]
 Renderer = Callable[[Finding, Record], Card | None]
 RatingWriter = Callable[[Evaluation, Record], list[Action]]
@@ -52,8 +55,9 @@ def answer(
     cards: list[tuple[Finding, Card]] = []
     seen_topics: set[str] = set()
     dropped = 0
+    quiet = set() if settings.appropriate_order_cards else QUIET_TOPICS
     for finding in evaluation.findings:
-        if finding.topic in seen_topics:
+        if finding.topic in seen_topics or finding.topic in quiet:
             continue
         card = render(finding, record)
         if card is None:

@@ -161,6 +161,11 @@ class Settings:
         default=5,
         metadata={"parse": _positive_int, "help": "Most cards returned by one hook call."},
     )
+    appropriate_order_cards: bool = field(
+        default=False,
+        metadata={"parse": _bool, "help": "Also send an info card confirming an order the ACR rates usually "
+                  "appropriate (by default such an order gets its rating only)."},
+    )
     system_actions_in_extension: bool = field(
         default=False,
         metadata={"parse": _bool, "help": "Also mirror systemActions under response `extension.systemActions` "

@@ -70,7 +70,8 @@ def evaluate(hook: str, record: Record, now: datetime, knowledge: Knowledge) -> 
     params = knowledge.parameters
     if hook in {"order-select", "order-sign"}:
         acr = knowledge.acr
-        findings = [*appropriateness.usually_not_appropriate(facts, params, acr)]
+        findings = [*appropriateness.usually_not_appropriate(facts, params, acr),
+                    *appropriateness.usually_appropriate(facts, params, acr)]
         for rule in ORDER_RULES:
             findings.extend(rule(facts, params))
         complete = not (RATING_NEEDS & set(record.missing))

@@ -32,6 +32,8 @@ from cdshooks.clinical.rules.scenario import (
 class AcrRow(Protocol):
     category: str  # usually-appropriate | may-be-appropriate | usually-not-appropriate
     pama_rating: str  # appropriate | not-appropriate (knowledge/acr_table.yaml)
+    rrl: str  # relative radiation level symbol
+    rrl_msv: str  # its dose range
 
 
 # procedure class -> its row of the ACR table (None: the table does not rate it)
@@ -79,6 +81,21 @@ def usually_not_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup)
         order_ids=tuple(o.ref for o in wrong),
         suggestions=tuple(REPLACE[a] for a in alternatives),
     )]
+
+
+def usually_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> list[Finding]:
+    """R02: the survey is one the ACR rates usually appropriate. A quiet confirmation: the pipeline sends it
+    only when appropriate-order cards are switched on."""
+    if not scenario_applies(facts, params):
+        return []
+    for order in imaging_orders(facts):
+        row = acr(order.procedure_class or "")
+        if row is not None and row.category == "usually-appropriate":
+            return [Finding(topic="acr-usually-appropriate",
+                            values={"order": order.label, "rrl": f"{row.rrl} {row.rrl_msv} mSv",
+                                    "suspicion": suspicion(facts, params).describe()},
+                            order_ids=(order.ref,))]
+    return []
 
 
 def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
