@@ -16,6 +16,9 @@ def alive() -> Response:
 
 @bp.get("/readyz")
 def ready() -> tuple[Response, int]:
-    if runtime().store.ping():
-        return jsonify(status="ready", store="ok"), 200
-    return jsonify(status="not-ready", store="unreachable"), 503
+    """Ready when the store answers; `lostCardWrites` counts issued-card audit rows this worker gave up on."""
+    store = runtime().store
+    lost = store.lost_cards
+    if store.ping():
+        return jsonify(status="ready", store="ok", lostCardWrites=lost), 200
+    return jsonify(status="not-ready", store="unreachable", lostCardWrites=lost), 503
