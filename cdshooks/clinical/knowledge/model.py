@@ -112,6 +112,9 @@ class TextPattern:
     kind: str | None = None
 
 
+TEXT_CACHE_SIZE = 4096  # distinct texts remembered per value set
+
+
 @dataclass(frozen=True)
 class ValueSet:
     """A named set of codes (exact or by prefix) with a text fallback; see valuesets.yaml."""
@@ -128,6 +131,8 @@ class ValueSet:
     _prefix_index: Mapping[str, tuple[tuple[str, str | None], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # text -> matching patterns: records repeat the same displays, so the regexes run once per text
+    _text_cache: dict[str, tuple[TextPattern, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def _coding_hit(self, system: str | None, code: str | None) -> tuple[bool, str | None]:
         key = self.terminology.key(system, code)
@@ -168,13 +173,19 @@ class ValueSet:
             return frozenset(coded)
         return frozenset(p.kind for p in self._text_hits(concept_text(concept)) if p.kind)
 
-    def _text_hits(self, text: str | None) -> list[TextPattern]:
-        if not text or any(p.search(text) for p in self.exclude_patterns):
-            return []
-        hits = []
-        for pattern in self.text_patterns:
-            if any(not _negated(text, m.start()) for m in pattern.regex.finditer(text)):
-                hits.append(pattern)
+    def _text_hits(self, text: str | None) -> tuple[TextPattern, ...]:
+        if not text:
+            return ()
+        cached = self._text_cache.get(text)
+        if cached is not None:
+            return cached
+        hits: tuple[TextPattern, ...] = ()
+        if not any(p.search(text) for p in self.exclude_patterns):
+            hits = tuple(pattern for pattern in self.text_patterns
+                         if any(not _negated(text, m.start()) for m in pattern.regex.finditer(text)))
+        if len(self._text_cache) >= TEXT_CACHE_SIZE:
+            self._text_cache.clear()
+        self._text_cache[text] = hits
         return hits
 
 
