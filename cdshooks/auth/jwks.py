@@ -77,14 +77,19 @@ def load_jwks_file(path: Path) -> dict[str, Key]:
         raise JwksError(f"{path}: cannot be read ({type(exc).__name__})") from None
     if len(raw) > MAX_JWKS_BYTES:
         raise JwksError(f"{path}: larger than {MAX_JWKS_BYTES} bytes")
+    return parse_jwks_bytes(raw, str(path))
+
+
+def parse_jwks_bytes(raw: bytes, where: str) -> dict[str, Key]:
+    """A JWK set from raw JSON bytes; errors name `where` (a path or URL)."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise JwksError(f"{path}: not valid JSON") from None
+        raise JwksError(f"{where}: not valid JSON") from None
     try:
         return parse_jwks(data)
     except JwksError as exc:
-        raise JwksError(f"{path}: {exc}") from None
+        raise JwksError(f"{where}: {exc}") from None
 
 
 class KeySource:
@@ -162,14 +167,7 @@ class KeySource:
                         raise JwksError(f"{url}: larger than {MAX_JWKS_BYTES} bytes")
         except requests.RequestException as exc:
             raise JwksError(f"{url}: {type(exc).__name__}") from None
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise JwksError(f"{url}: not valid JSON") from None
-        try:
-            return parse_jwks(data)
-        except JwksError as exc:
-            raise JwksError(f"{url}: {exc}") from None
+        return parse_jwks_bytes(body, url)
 
 
 class KeyStore:
