@@ -66,7 +66,8 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
         return []
     suggestions = () if renal_impairment(facts, params) else ("add-ct-cap-iv",)
     return [Finding(topic="negative-bone-scan-visceral-suspicion-ct",
-                    values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence()},
+                    values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence(),
+                            "visceral_brief": found.visceral_brief()},
                     suggestions=suggestions, recency=scan.when)]
 
 

@@ -38,18 +38,23 @@ class Suspicion:
         return bool(self.visceral_symptoms or self.abnormal_lfts)
 
     def describe(self) -> str:
-        parts = [f"{s.label} since {_day(s.onset)}" for s in _earliest_per_kind(
+        parts = [f"{s.label} since {_day(s.onset)}" for s in earliest_per_kind(
             (*self.bone_pain, *self.weight_loss, *self.visceral_symptoms))]
         parts += [x for x in (self.high_alp, *self.abnormal_lfts) if x]
         return "; ".join(parts) if parts else "none recorded"
 
+    def visceral_brief(self) -> str:
+        """The first visceral finding, and how many more: short enough for a one-line summary."""
+        parts = self.visceral_evidence().split("; ")
+        return parts[0] + (f" (+{len(parts) - 1} more)" if len(parts) > 1 else "")
+
     def visceral_evidence(self) -> str:
         parts = [*self.abnormal_lfts,
-                 *(f"{s.label} since {_day(s.onset)}" for s in _earliest_per_kind(self.visceral_symptoms))]
+                 *(f"{s.label} since {_day(s.onset)}" for s in earliest_per_kind(self.visceral_symptoms))]
         return "; ".join(parts)
 
 
-def _earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
+def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
     """One symptom per kind, the earliest recorded (the same pain often appears as problem and reason)."""
     first: dict[str, Symptom] = {}
     for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or datetime.max.replace(tzinfo=UTC))):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from cdshooks.clinical.facts import BODY_SURVEYS, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEYS, PatientFacts, Symptom
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.rules.appropriateness import drafted, imaging_orders, recently_imaged
-from cdshooks.clinical.rules.scenario import Params, cns_symptoms, scenario_applies, suspicion
+from cdshooks.clinical.rules.scenario import Params, cns_symptoms, earliest_per_kind, scenario_applies, suspicion
 
 
 def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> list[Finding]:
@@ -20,14 +20,18 @@ def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> l
     if drafted(facts, VISCERAL_SURVEYS) or recently_imaged(facts, VISCERAL_SURVEYS, params["P_RECENT_STAGING_DAYS"]):
         return []
     return [Finding(topic="visceral-suspicion-bone-scan-alone",
-                    values={"order": scans[0].label, "visceral_evidence": found.visceral_evidence()},
+                    values={"order": scans[0].label, "visceral_evidence": found.visceral_evidence(),
+                            "visceral_brief": found.visceral_brief()},
                     order_ids=tuple(o.ref for o in scans),
                     suggestions=("add-ct-cap-iv", "replace-fdg-petct"))]
 
 
-def _describe(symptoms: list[Symptom]) -> str:
-    return "; ".join(f"{s.label} since {s.onset.date().isoformat() if s.onset else 'an unknown date'}"
-                     for s in symptoms)
+def _describe(symptoms: list[Symptom]) -> dict[str, str]:
+    """`symptoms` with their onset dates (for the detail) and `symptom_names` (for the one-line summary)."""
+    first = earliest_per_kind(tuple(symptoms))
+    return {"symptoms": "; ".join(f"{s.label} since {s.onset.date().isoformat() if s.onset else 'an unknown date'}"
+                                  for s in first),
+            "symptom_names": ", ".join(s.label.lower() for s in first)}
 
 
 def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
@@ -57,7 +61,7 @@ def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
     return [Finding(topic="cns-symptoms-mri-brain",
-                    values={"symptoms": _describe(symptoms), "variant": "order", "order": surveys[0].label},
+                    values={**_describe(symptoms), "variant": "order", "order": surveys[0].label},
                     order_ids=tuple(o.ref for o in surveys), suggestions=suggestions)]
 
 
@@ -71,5 +75,5 @@ def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     if _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
-    return [Finding(topic="cns-symptoms-mri-brain", values={"symptoms": _describe(symptoms), "variant": "chart"},
+    return [Finding(topic="cns-symptoms-mri-brain", values={**_describe(symptoms), "variant": "chart"},
                     suggestions=suggestions, recency=onset)]
