@@ -35,6 +35,8 @@ def test_fixture_meets_its_expectations(sender: InProcessSender, path: Path) -> 
     outcome = sender.send(fixture, None)
     assert outcome.problems == [], outcome.problems
     assert outcome.mismatches == [], (fixture.description, outcome.mismatches, outcome.body)
+    cards = outcome.body.get("cards", []) if isinstance(outcome.body, dict) else []
+    assert not [c["summary"] for c in cards if c["summary"].endswith("…")], "a summary had to be shortened"
 
 
 def test_fixture_files_match_their_generator() -> None:

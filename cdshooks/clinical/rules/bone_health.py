@@ -73,7 +73,10 @@ def bone_mets_without_bma(facts: PatientFacts, params: Params) -> list[Finding]:
                                                                                            window)]
     if any(not t.osteoporosis_dose for t in agents):
         return []
-    values: dict[str, object] = {"bone_mets_basis": basis[0]}
+    when = basis[1]
+    values: dict[str, object] = {"bone_mets_basis": basis[0],
+                                 "bone_mets_since": f"since {when.date().isoformat()}"  # type: ignore[attr-defined]
+                                 if when is not None else "date not recorded"}
     if agents:
         values |= {"variant": "osteoporosis-dose", "current_agent": agents[0].agent}
     elif renal_impairment(facts, params) is not None:
