@@ -165,7 +165,16 @@ def check_config() -> None:
 @click.option("--as-of", "as_of", help="Evaluation time for in-process replay (ISO 8601); default: the "
               "fixture's own asOf, else now.")
 @click.option("--json", "as_json", is_flag=True, help="Print raw JSON responses.")
-def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json: bool) -> None:
+@click.option("--jwt-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --url: PEM private key to sign a client JWT for every call (the service's clients file "
+                   "must register its public key).")
+@click.option("--jwt-issuer", help="With --jwt-key: the iss claim (a registered client issuer).")
+@click.option("--jwt-kid", help="With --jwt-key: the kid header.")
+@click.option("--jwt-alg", default="ES384", show_default=True,
+              type=click.Choice(["ES256", "ES384", "ES512", "RS256", "RS384", "RS512"]))
+@click.option("--audience", help="With --jwt-key: the service's public base URL, when it differs from --url.")
+def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json: bool, jwt_key: Path | None,
+           jwt_issuer: str | None, jwt_kid: str | None, jwt_alg: str, audience: str | None) -> None:
     """Send fixture requests and print the cards.
 
     Exit status 0 when every response follows the CDS Hooks spec and meets the fixture's expectations,
@@ -185,8 +194,13 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
     fixtures = replaying.collect(paths)
     if not fixtures:
         raise click.UsageError("no fixture (*.json) found under the given paths")
+    signer = None
+    if jwt_key is not None:
+        if not (url and jwt_issuer and jwt_kid):
+            raise click.UsageError("--jwt-key needs --url, --jwt-issuer and --jwt-kid")
+        signer = replaying.TokenSigner(jwt_key.read_bytes(), jwt_issuer, jwt_kid, jwt_alg, audience)
     if url:
-        sender: replaying.RemoteSender | replaying.InProcessSender = replaying.RemoteSender(url)
+        sender: replaying.RemoteSender | replaying.InProcessSender = replaying.RemoteSender(url, signer=signer)
     else:
         with _development_mode():  # the in-process app has no network listener: no client JWT to check
             sender = replaying.InProcessSender()

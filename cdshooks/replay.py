@@ -17,6 +17,7 @@ import json
 import re
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -188,23 +189,51 @@ class InProcessSender:
         self._tmp.cleanup()
 
 
+@dataclass(frozen=True)
+class TokenSigner:
+    """Signs a CDS Hooks client JWT per call (iss, aud = audience base + path, iat, exp, jti; kid, typ JWT),
+    so fixtures can be replayed against a service that authenticates its clients."""
+
+    key_pem: bytes
+    issuer: str
+    kid: str
+    algorithm: str = "ES384"
+    audience_base: str | None = None  # the service's public base URL, when it differs from --url
+    lifetime: int = 300
+
+    def header(self, base_url: str, path: str) -> dict[str, str]:
+        import jwt
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        key = load_pem_private_key(self.key_pem, password=None)
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": (self.audience_base or base_url).rstrip("/") + path, "iat": now,
+                  "exp": now + self.lifetime, "jti": str(uuid.uuid4())}
+        token = jwt.encode(claims, key, algorithm=self.algorithm,  # type: ignore[arg-type]
+                           headers={"kid": self.kid, "typ": "JWT"})
+        return {"Authorization": f"Bearer {token}"}
+
+
 class RemoteSender:
     """Replays against a running service; fixture dates are shifted to today."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, signer: TokenSigner | None = None) -> None:
         self._base = base_url.rstrip("/")
         self._session = requests.Session()
         self._timeout = timeout
+        self._signer = signer
 
     def send(self, fixture: Fixture, pinned: datetime | None) -> Outcome:
         request = fixture.request
         if fixture.as_of is not None:
             days = (datetime.now(UTC).date() - fixture.as_of.date()).days
             request = shift_dates(request, days)
+        path = f"/cds-services/{fixture.service_id}"
+        headers = self._signer.header(self._base, path) if self._signer else {}
         started = time.perf_counter()
         try:
-            response = self._session.post(f"{self._base}/cds-services/{fixture.service_id}", json=request,
-                                          timeout=self._timeout)
+            response = self._session.post(f"{self._base}{path}", json=request, timeout=self._timeout,
+                                          headers=headers)
         except requests.RequestException as exc:
             return Outcome(0, None, 0.0, problems=[f"no answer: {type(exc).__name__}"])
         elapsed = (time.perf_counter() - started) * 1000

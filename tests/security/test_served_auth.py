@@ -47,3 +47,25 @@ def test_served_service_requires_a_token_and_refuses_replays(served_with_clients
     for _ in range(8):  # new connections: spread over both workers
         assert requests.get(f"{base}/cds-services", headers=headers, timeout=5).status_code == 401
     assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+
+
+def test_replay_signs_client_tokens_for_an_authenticating_service(served_with_clients: str, keys: Keys,
+                                                                  tmp_path: Path) -> None:
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.conftest import REPO
+    from tests.integration.conftest import BIN
+
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(keys.ec384.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+    starter = str(REPO / "fixtures" / "starter")
+    command = [str(BIN / "cdshooks"), "replay", "--url", served_with_clients, starter]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "HTTP 401" in refused.stdout
+    signed = subprocess.run([*command, "--jwt-key", str(pem), "--jwt-issuer", "https://ehr.example.org",
+                             "--jwt-kid", "ec-1"], capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert "4 fixtures, 0 with problems" in signed.stdout
