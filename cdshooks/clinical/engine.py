@@ -6,8 +6,10 @@ module only decides which families run for which hook.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from cdshooks.clinical.build_facts import build_facts
 from cdshooks.clinical.facts import PatientFacts
@@ -27,6 +29,8 @@ from cdshooks.clinical.rules import (
 )
 from cdshooks.clinical.rules.scenario import Params
 from cdshooks.fhir.record import Record
+
+log = logging.getLogger(__name__)
 
 Rule = Callable[[PatientFacts, Params], list[Finding]]
 
@@ -66,17 +70,37 @@ RATING_NEEDS = frozenset({"patient", "conditions", "labs", "symptomObservations"
 
 
 def evaluate(hook: str, record: Record, now: datetime, knowledge: Knowledge) -> Evaluation:
-    facts = build_facts(record, now, knowledge)
+    """Facts, then every rule family of the hook. Odd data must never become a 5xx: a rule that raises is
+    logged (as our bug) and skipped, and facts that cannot be built mean no guidance, not an error."""
+    try:
+        facts = build_facts(record, now, knowledge)
+    except Exception as exc:
+        log.error("facts could not be built; answering without guidance",
+                  extra={"event": "rule-error", "error": type(exc).__name__, "reason": "build_facts"})
+        return Evaluation()
     params = knowledge.parameters
     if hook in {"order-select", "order-sign"}:
         acr = knowledge.acr
-        findings = [*appropriateness.usually_not_appropriate(facts, params, acr),
-                    *appropriateness.usually_appropriate(facts, params, acr)]
-        for rule in ORDER_RULES:
-            findings.extend(rule(facts, params))
+        rules: list[Rule] = [partial(appropriateness.usually_not_appropriate, acr=acr),
+                             partial(appropriateness.usually_appropriate, acr=acr), *ORDER_RULES]
+        findings = _run(rules, facts, params)
         complete = not (RATING_NEEDS & set(record.missing))
-        return Evaluation(tuple(findings), tuple(appropriateness.ratings(facts, params, acr, complete)))
-    findings = []
-    for rule in RESULT_RULES:
-        findings.extend(rule(facts, params))
-    return Evaluation(tuple(findings))
+        try:
+            ratings = tuple(appropriateness.ratings(facts, params, acr, complete))
+        except Exception as exc:
+            log.error("ratings failed", extra={"event": "rule-error", "error": type(exc).__name__, "reason": "ratings"})
+            ratings = ()
+        return Evaluation(tuple(findings), ratings)
+    return Evaluation(tuple(_run(RESULT_RULES, facts, params)))
+
+
+def _run(rules: list[Rule] | tuple[Rule, ...], facts: PatientFacts, params: Params) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        try:
+            findings.extend(rule(facts, params))
+        except Exception as exc:
+            name = getattr(rule, "__name__", None) or getattr(getattr(rule, "func", None), "__name__", "rule")
+            log.error("rule failed; skipped", extra={"event": "rule-error", "error": type(exc).__name__,
+                                                     "reason": name})
+    return findings

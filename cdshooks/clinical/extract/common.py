@@ -14,6 +14,12 @@ ACTIVE_CLINICAL = {"active", "recurrence", "relapse"}
 UNUSABLE_STATUS = {"entered-in-error", "cancelled", "preliminary", "registered", "unknown"}
 
 
+def status(resource: Resource) -> str | None:
+    """The resource's `status` code, or None when absent or not a string (odd data must not raise)."""
+    value = resource.get("status")
+    return value if isinstance(value, str) else None
+
+
 def ref(resource: Resource) -> str:
     return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
 
@@ -69,6 +75,16 @@ def site_text(resource: Resource) -> str | None:
     texts = [concept_text(s) for s in sites if isinstance(s, dict)]
     joined = "; ".join(t for t in texts if t)
     return joined[:120] or None
+
+
+def as_list(value: Any) -> list[Any]:
+    """A FHIR repeating element as a list: a list as is, a lone object wrapped, anything else empty."""
+    return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A FHIR complex element as a dict; anything else (odd data) as an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def concepts(value: Any) -> list[Any]:

@@ -14,7 +14,18 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    as_dict,
+    as_list,
+    concepts,
+    first_date,
+    label_of,
+    ref,
+    site_text,
+    status,
+    verified,
+)
 from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
@@ -32,7 +43,7 @@ MAX_TEXT = 20_000
 
 def _presented_text(report: Resource) -> str:
     parts = []
-    for attachment in _as_list(report.get("presentedForm")):
+    for attachment in as_list(report.get("presentedForm")):
         if not isinstance(attachment, dict) or not str(attachment.get("contentType", "")).startswith("text/"):
             continue
         data = attachment.get("data")
@@ -95,11 +106,11 @@ def _study_class(kb: Knowledge, study: Resource) -> tuple[str | None, str | None
     text = study.get("description")
     if procedure is None and isinstance(text, str):
         procedure = kb.procedure_class({"text": text})
-    modalities = [code for c in ([study.get("modality")] if isinstance(study.get("modality"), dict)
-                                 else study.get("modality") or []) for _, code, _ in codings({"coding": [c]})]
-    for series in study.get("series") or []:
-        if isinstance(series, dict) and isinstance(series.get("modality"), dict):
-            modalities.append(str(series["modality"].get("code", "")))
+    modalities = [code for c in as_list(study.get("modality")) for _, code, _ in codings({"coding": [c]})]
+    for series in as_list(study.get("series")):
+        modality = as_dict(as_dict(series).get("modality"))
+        if isinstance(modality.get("code"), str):
+            modalities.append(modality["code"])
     modality = _modality(kb, procedure) or _dicom_modality(modalities)
     return procedure, modality
 
@@ -138,13 +149,9 @@ def _result(reading: ReportReading, coded: BoneMetResult | None) -> BoneMetResul
     return coded if coded is not None else reading.result
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-
-
 def _linked_study(observation: Resource, resolve: Resolver) -> Resource | None:
     """The ImagingStudy an imaging finding derives from (derivedFrom / partOf), if it resolves."""
-    for link in _as_list(observation.get("derivedFrom")) + _as_list(observation.get("partOf")):
+    for link in as_list(observation.get("derivedFrom")) + as_list(observation.get("partOf")):
         target = resolve(link.get("reference")) if isinstance(link, dict) else None
         if isinstance(target, dict) and target.get("resourceType") == "ImagingStudy":
             return target
@@ -158,9 +165,9 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     used_observations: set[str] = set()
     radiology = kb.valueset("VS_RADIOLOGY_REPORT_CATEGORY")
     for report in record_of("DiagnosticReport"):
-        if not verified(report) or report.get("status") not in FINAL:
+        if not verified(report) or status(report) not in FINAL:
             continue
-        studies = [resolve(r.get("reference")) for r in _as_list(report.get("imagingStudy")) if isinstance(r, dict)]
+        studies = [resolve(r.get("reference")) for r in as_list(report.get("imagingStudy")) if isinstance(r, dict)]
         studies = [s for s in studies if isinstance(s, dict)]
         procedure = kb.procedure_class(report.get("code"))
         modality = _modality(kb, procedure)
@@ -172,7 +179,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         is_radiology = any(radiology.matches(c) for c in concepts(report.get("category")))
         if procedure is None and modality is None and not is_radiology:
             continue
-        observations = [resolve(r.get("reference")) for r in _as_list(report.get("result")) if isinstance(r, dict)]
+        observations = [resolve(r.get("reference")) for r in as_list(report.get("result")) if isinstance(r, dict)]
         coded = _coded_result(kb, concepts(report.get("conclusionCode")))
         basis = "conclusionCode" if coded is not None else "text"
         site = None
@@ -194,7 +201,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
             conclusion=text[:2000],
         ))
     for observation in record_of("Observation"):
-        if ref(observation) in used_observations or not verified(observation) or observation.get("status") not in FINAL:
+        if ref(observation) in used_observations or not verified(observation) or status(observation) not in FINAL:
             continue
         found = observation_result(kb, observation)
         if found is None:
@@ -204,7 +211,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if study is not None:
             reported_studies.add(ref(study))  # the finding is this study's result: no separate unreported study
             procedure, modality = _study_class(kb, study)
-        notes = " ".join(n["text"] for n in _as_list(observation.get("note"))
+        notes = " ".join(n["text"] for n in as_list(observation.get("note"))
                          if isinstance(n, dict) and isinstance(n.get("text"), str))
         reading = read_report(" ".join(x for x in (notes, concept_text(observation.get("valueCodeableConcept")))
                                        if x))
@@ -219,7 +226,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
             osteopenia=reading.osteopenia, site=site_text(observation), basis="observation", conclusion=notes[:2000],
         ))
     for study in record_of("ImagingStudy"):
-        if ref(study) in reported_studies or not verified(study) or study.get("status") in {"cancelled",
+        if ref(study) in reported_studies or not verified(study) or status(study) in {"cancelled",
                                                                                              "registered"}:
             continue
         procedure, modality = _study_class(kb, study)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, first_date, ref, verified
+from cdshooks.clinical.extract.common import Resource, as_dict, as_list, first_date, ref, status, verified
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
 from cdshooks.fhir.codes import concept_text, quantity_value
@@ -58,12 +58,10 @@ def medication_concept(resource: Resource, resolve: Resolver) -> Any:
 
 def _dose_mg(resource: Resource) -> float | None:
     """The dose in mg from dosage / dosageInstruction, when stated in mg."""
-    dosages = resource.get("dosageInstruction") or ([resource["dosage"]] if isinstance(resource.get("dosage"), dict)
-                                                    else resource.get("dosage"))
-    for dosage in dosages if isinstance(dosages, list) else []:
+    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
         if not isinstance(dosage, dict):
             continue
-        quantities = [dosage.get("dose")] + [d.get("doseQuantity") for d in dosage.get("doseAndRate") or []
+        quantities = [dosage.get("dose")] + [d.get("doseQuantity") for d in as_list(dosage.get("doseAndRate"))
                                              if isinstance(d, dict)]
         for quantity in quantities:
             if isinstance(quantity, dict) and str(quantity.get("unit") or quantity.get("code") or "").lower() == "mg":
@@ -86,10 +84,9 @@ def _osteoporosis_dose(medication: Medication, resource: Resource, concept: Any)
 def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
     """(start, end) of a MedicationRequest / MedicationStatement."""
     start = end = None
-    for dosage in resource.get("dosageInstruction") or []:
-        bounds = (((dosage or {}).get("timing") or {}).get("repeat") or {}).get("boundsPeriod") \
-            if isinstance(dosage, dict) else None
-        if isinstance(bounds, dict):
+    for dosage in as_list(resource.get("dosageInstruction")):
+        bounds = as_dict(as_dict(as_dict(as_dict(dosage).get("timing")).get("repeat")).get("boundsPeriod"))
+        if bounds:
             start = start or first_date(bounds, "start")
             end = end or first_date(bounds, "end")
     start = start or first_date(resource, "effectivePeriod.start", "effectiveDateTime", "authoredOn", "dateAsserted")
@@ -104,7 +101,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
     supplements = kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT")
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
-            if not verified(resource) or resource.get("status") in NOT_GIVEN:
+            if not verified(resource) or status(resource) in NOT_GIVEN:
                 continue
             concept = medication_concept(resource, resolve)
             if concept is None:
@@ -131,7 +128,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                 exposure.starts.append(start)
             if end is not None and end <= now and (start is None or start <= end):
                 exposure.ends.append(end)
-            exposure.ongoing |= resource.get("status") == "active" and (end is None or end >= now) and (
+            exposure.ongoing |= status(resource) == "active" and (end is None or end >= now) and (
                 start is None or start <= now)
     for exposure in exposures.values():
         out.therapies.append(_therapy(exposure))
@@ -160,7 +157,7 @@ def _therapy(exposure: _Exposure) -> Therapy:
 
 def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts) -> None:
     for procedure in procedures:
-        if not verified(procedure) or procedure.get("status") not in DONE_PROCEDURE:
+        if not verified(procedure) or status(procedure) not in DONE_PROCEDURE:
             continue
         code = procedure.get("code")
         when = first_date(procedure, "performedDateTime", "performedPeriod.start", "performedPeriod.end")

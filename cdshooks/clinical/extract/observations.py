@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, verified
+from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, status, verified
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kind
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
@@ -118,7 +118,7 @@ def _present(observation: Resource) -> bool:
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
     out = ObservationFacts()
     for observation in observations:
-        if not verified(observation) or observation.get("status") in UNUSABLE:
+        if not verified(observation) or status(observation) in UNUSABLE:
             continue
         code = observation.get("code")
         kind = lab_kind(kb, code)

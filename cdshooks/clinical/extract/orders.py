@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cdshooks.clinical.extract.common import concepts, label_of, ref
+from cdshooks.clinical.extract.common import concepts, label_of, ref, status
 from cdshooks.clinical.extract.conditions import symptom_kind
 from cdshooks.clinical.extract.medications import medication_concept
 from cdshooks.clinical.facts import DraftOrder, Symptom
@@ -34,7 +34,7 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
     orders: list[DraftOrder] = []
     symptoms: list[Symptom] = []
     for resource in record.draft_orders:
-        if resource.get("status") in SKIPPED:
+        if status(resource) in SKIPPED:
             continue
         reference = ref(resource)
         reasons = concepts(resource.get("reasonCode"))
