@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -52,11 +53,28 @@ def _coding_dicts(concept: Any) -> Iterator[dict[str, Any]]:
         yield concept
 
 
+@dataclass(frozen=True)
+class ConceptProfile:
+    """A concept read once (its codings and its text), for matching against many value sets: `codings()` and
+    `concept_text()` accept it in place of the concept."""
+
+    codings: tuple[Coding, ...]
+    text: str
+
+
+def profile(concept: Any) -> ConceptProfile:
+    if isinstance(concept, ConceptProfile):
+        return concept
+    return ConceptProfile(tuple(codings(concept)), concept_text(concept))
+
+
 def codings(concept: Any) -> list[Coding]:
     """(system, code, display) for every coding of a CodeableConcept (or a Coding, or a list of either).
 
     Codings with neither a code nor a display are dropped; numbers given as codes are turned into strings.
     """
+    if isinstance(concept, ConceptProfile):
+        return list(concept.codings)
     result: list[Coding] = []
     for coding in _coding_dicts(concept):
         raw_code = coding.get("code")
@@ -85,6 +103,8 @@ def _texts(concept: Any) -> Iterator[str]:
 
 def concept_text(concept: Any) -> str:
     """CodeableConcept.text followed by the coding displays, de-duplicated, joined by " | " ("" when none)."""
+    if isinstance(concept, ConceptProfile):
+        return concept.text
     seen: list[str] = []
     for text in _texts(concept):
         if text.casefold() not in (s.casefold() for s in seen):

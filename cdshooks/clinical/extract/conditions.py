@@ -9,7 +9,7 @@ from typing import Any
 from cdshooks.clinical.extract.common import Resource, clinically_active, first_date, label_of, ref, site_text, verified
 from cdshooks.clinical.facts import Condition, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text
+from cdshooks.fhir.codes import concept_text, profile
 
 _STAGE = re.compile(r"\bstage\s*(0|IV|I{1,3})\s*([ABC])?\b|\b(?:AJCC\s*)?(0|IV|I{1,3})([ABC])\b", re.IGNORECASE)
 # "Stage 2A" as EHRs often write it: the arabic stage after the word "stage" (a sub-stage letter may follow)
@@ -76,9 +76,10 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
     for resource in conditions:
         if not verified(resource):
             continue
-        code = resource.get("code")
+        raw_code = resource.get("code")
+        code = profile(raw_code)  # read once, matched against many value sets
         onset = first_date(resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
-        label = label_of(code, "condition")
+        label = label_of(raw_code, "condition")
         active = clinically_active(resource)
         condition = Condition(label, onset, ref(resource), site_text(resource), concept_text(code))
         if kb.valueset("VS_BREAST_CANCER").matches(code) or kb.valueset("VS_INFLAMMATORY_BC").matches(code) \
@@ -108,7 +109,7 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
         kind = symptom_kind(kb, code)
         if kind is not None:
             abated = first_date(resource, "abatementDateTime", "abatementPeriod.end")
-            out.symptoms.append(Symptom(kind, label_of(code, kind.replace("-", " ")), onset, active, abated,
+            out.symptoms.append(Symptom(kind, label_of(raw_code, kind.replace("-", " ")), onset, active, abated,
                                         site_text(resource), ref(resource)))
     if cancers:
         cancers.sort(key=lambda cs: (cs[1] is None, cs[0].onset is None))

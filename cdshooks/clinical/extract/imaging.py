@@ -126,17 +126,14 @@ def _dicom_modality(codes: list[str]) -> str | None:
 def _modality(kb: Knowledge, procedure: str | None) -> str | None:
     if procedure is None:
         return None
-    entry = kb.procedure(procedure)
-    modality = entry.get("modality") if isinstance(entry, dict) else None
+    modality = kb.procedure_field(procedure, "modality")
     return modality if isinstance(modality, str) else None
 
 
 def _short_name(kb: Knowledge, procedure: str | None, concept: Any, modality: str | None) -> str:
-    if procedure is not None:
-        entry = kb.procedure(procedure)
-        name = entry.get("short") or entry.get("display") if isinstance(entry, dict) else None
-        if isinstance(name, str):
-            return name
+    name = kb.procedure_name(procedure) if procedure is not None else None
+    if name is not None:
+        return name
     names = {"NM": "Nuclear medicine study", "CT": "CT", "PT": "PET/CT", "MR": "MRI", "XR": "Radiograph"}
     return names.get(modality or "", label_of(concept, "Imaging study")[:40])
 

@@ -9,7 +9,7 @@ from cdshooks.clinical.extract.common import Resource, concepts, first_date, lab
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kind
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text, quantity_value
+from cdshooks.fhir.codes import concept_text, profile, quantity_value
 
 LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
             ("VS_LAB_CALCIUM", "calcium"))
@@ -120,7 +120,8 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
     for observation in observations:
         if not verified(observation) or status(observation) in UNUSABLE:
             continue
-        code = observation.get("code")
+        raw_code = observation.get("code")
+        code = profile(raw_code)  # read once, matched against many value sets
         kind = lab_kind(kb, code)
         if kind is not None:
             out.labs.append(lab_result(kb, observation, kind, alp_uln))
@@ -133,7 +134,7 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
         symptom = symptom_kind(kb, code)
         if symptom is not None:
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
-            out.symptoms.append(Symptom(symptom, label_of(code, symptom), when, _present(observation), None,
+            out.symptoms.append(Symptom(symptom, label_of(raw_code, symptom), when, _present(observation), None,
                                         site_text(observation), ref(observation)))
             continue
         if "stage" in concept_text(code).lower():

@@ -21,12 +21,8 @@ SUPPLEMENT = "calcium-vitamin-d"
 
 
 def _display(kb: Knowledge, procedure: str | None, concept: object) -> str:
-    if procedure is not None:
-        entry = kb.procedure(procedure)
-        name = entry.get("short") or entry.get("display") if isinstance(entry, dict) else None
-        if isinstance(name, str):
-            return name
-    return label_of(concept, "Imaging order")[:60]
+    name = kb.procedure_name(procedure) if procedure is not None else None
+    return name if name is not None else label_of(concept, "Imaging order")[:60]
 
 
 def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[DraftOrder], list[Symptom]]:
@@ -70,7 +66,7 @@ def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]
     classes = {o.procedure_class for o in orders if o.procedure_class}
     merged = list(orders)
     for combined in sorted(kb.combine_procedure_classes(classes) - classes):
-        parts = set(kb.procedure(combined).get("combined_from") or ())
+        parts = set(kb.procedure_field(combined, "combined_from") or ())
         selected = any(o.selected for o in merged if o.procedure_class in parts)
         label = _display(kb, combined, None)
         merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text)

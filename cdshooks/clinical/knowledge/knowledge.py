@@ -161,6 +161,17 @@ class Knowledge:
         except KeyError:
             raise KeyError(f"unknown procedure class {procedure_class!r}") from None
 
+    def procedure_field(self, procedure_class: str, name: str) -> Any:
+        """One top-level field of a procedure entry (None when absent or the class is unknown), without the
+        copy `procedure()` makes: for hot paths that read a display name or a modality."""
+        entry = self._procedures.get(procedure_class)
+        return entry.get(name) if entry is not None else None
+
+    def procedure_name(self, procedure_class: str) -> str | None:
+        """The compact name for one-line summaries (`short`), else `display`."""
+        name = self.procedure_field(procedure_class, "short") or self.procedure_field(procedure_class, "display")
+        return name if isinstance(name, str) else None
+
     @property
     def procedure_classes(self) -> tuple[str, ...]:
         return tuple(self._procedures)
