@@ -16,7 +16,7 @@ from cdshooks.auth.clients import ClientRegistry, load_clients
 from cdshooks.auth.jwks import KeyStore
 from cdshooks.auth.jwt_check import JwtVerifier
 from cdshooks.catalog.loader import default_catalog
-from cdshooks.catalog.orders import procedure_codes
+from cdshooks.catalog.orders import procedure_orders
 from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
@@ -65,7 +65,7 @@ def create_app(
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
-        render=CardRenderer(default_catalog(), procedure_codes(knowledge)),
+        render=CardRenderer(default_catalog(), procedure_orders(knowledge)),
         rate=rating_actions,
         auth=verifier,
     )

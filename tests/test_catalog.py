@@ -66,8 +66,8 @@ MAX_SUMMARY = 139
 CATALOG = load_catalog()
 
 
-def fake_codes(procedure: str) -> tuple[list[dict[str, str]], str]:
-    return [{"system": "http://www.ama-assn.org/go/cpt", "code": "00000"}], "Test order"
+def fake_codes(procedure: str) -> list[tuple[list[dict[str, str]], str]]:
+    return [([{"system": "http://www.ama-assn.org/go/cpt", "code": "00000"}], "Test order")]
 
 
 def record() -> Record:
@@ -84,7 +84,7 @@ def render(spec: CardSpec, variant: str | None) -> Card | None:
     if variant is not None:
         values["variant"] = variant
     finding = Finding(spec.topic, values=values, order_ids=(DRAFT_REF,), suggestions=tuple(spec.suggestions))
-    return CardRenderer(CATALOG, procedure_codes=fake_codes)(finding, record())
+    return CardRenderer(CATALOG, procedure_orders=fake_codes)(finding, record())
 
 
 def architecture_topics(text: str) -> set[str]:

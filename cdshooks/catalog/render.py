@@ -20,8 +20,8 @@ from cdshooks.protocol.response import Action, Card, Coding, Link, Source, Sugge
 
 log = logging.getLogger(__name__)
 
-# procedure class -> (codings, text) of the order to create
-ProcedureCodes = Callable[[str], tuple[list[dict[str, str]], str]]
+# procedure class -> the orders to create, each (codings, text): usually one, the parts of a combined class
+ProcedureOrders = Callable[[str], list[tuple[list[dict[str, str]], str]]]
 
 
 class _Values(dict[str, Any]):
@@ -56,9 +56,9 @@ def shorten(summary: str, topic: str, limit: int = MAX_SUMMARY) -> str:
 
 
 class CardRenderer:
-    def __init__(self, catalog: Mapping[str, CardSpec], procedure_codes: ProcedureCodes) -> None:
+    def __init__(self, catalog: Mapping[str, CardSpec], procedure_orders: ProcedureOrders) -> None:
         self._catalog = catalog
-        self._codes = procedure_codes
+        self._orders = procedure_orders
 
     def __call__(self, finding: Finding, record: Record) -> Card | None:
         spec = self._catalog.get(finding.topic)
@@ -98,15 +98,16 @@ class CardRenderer:
         if spec.action == "replace":
             actions.extend(Action("delete", f"Remove the draft order {ref}", resourceId=ref)
                            for ref in finding.order_ids)
-        order = self.new_order(fill(spec.procedure, values), record, next((d for d in drafts if d), None),
-                               values.get(f"{spec.id}_occurrence"))
-        actions.append(Action("create", f"Create a draft order: {order['code']['text']}", resource=order))
+        draft = next((d for d in drafts if d), None)
+        for codings, text in self._orders(fill(spec.procedure, values)):
+            order = self.new_order(codings, text, record, draft, values.get(f"{spec.id}_occurrence"))
+            actions.append(Action("create", f"Create a draft order: {text}", resource=order))
         return Suggestion(label=fill(spec.label, values), actions=tuple(actions),
                           isRecommended=True if spec.recommended else None)
 
-    def new_order(self, procedure: str, record: Record, draft: dict[str, Any] | None,
+    @staticmethod
+    def new_order(codings: list[dict[str, str]], text: str, record: Record, draft: dict[str, Any] | None,
                   occurrence: Any = None) -> dict[str, Any]:
-        codings, text = self._codes(procedure)
         order: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",

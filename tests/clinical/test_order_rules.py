@@ -530,8 +530,9 @@ SUGGESTION_FIXTURES = (
 )
 
 
-# orders with no single CPT code: CT C/A/P with contrast (71260 + 74177), MRI of the whole spine (one per region)
-NO_SINGLE_CPT = {"72254-6", "42698-1"}
+# orders with no CPT code at all: MRI of the whole spine (one CPT per region); CT C/A/P with contrast is
+# suggested as its two CPT-coded halves (71260 + 74177)
+NO_SINGLE_CPT = {"42698-1"}
 
 
 def _created(body: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -574,3 +575,15 @@ def test_fixture_dates_are_pinned_to_the_test_clock() -> None:
     for path in sorted(Path(FIXTURES / "order-select").glob("*.json")) + sorted(
             Path(FIXTURES / "order-sign").glob("*.json")):
         assert load_fixture(path).as_of == NOW, path.name
+
+
+def test_contrast_ct_suggestion_orders_both_cpt_coded_halves(client: FlaskClient) -> None:
+    fixture = "order-select/visceral-suspicion-bone-scan-alone--alt-ast-high-bone-scan-loinc.json"
+    _, body = _post_fixture(client, fixture)
+    card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "visceral-suspicion-bone-scan-alone")
+    add_ct = next(s for s in card["suggestions"] if s["label"].lower().startswith("add"))
+    created = [a["resource"]["code"]["coding"] for a in add_ct["actions"] if a["type"] == "create"]
+    cpts = sorted(c["code"] for coding in created for c in coding if c["system"] == CPT)
+    assert cpts == ["71260", "74177"]
+    assert all(any(c["system"] == LOINC for c in coding) for coding in created)
+    assert all("display" not in c for coding in created for c in coding if c["system"] == CPT)  # AMA text
