@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -201,9 +199,8 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
         signer = replaying.TokenSigner(jwt_key.read_bytes(), jwt_issuer, jwt_kid, jwt_alg, audience)
     if url:
         sender: replaying.RemoteSender | replaying.InProcessSender = replaying.RemoteSender(url, signer=signer)
-    else:
-        with _development_mode():  # the in-process app has no network listener: no client JWT to check
-            sender = replaying.InProcessSender()
+    else:  # in-process: no client to authenticate (InProcessSender turns authentication off itself)
+        sender = replaying.InProcessSender()
     failures = 0
     for path in fixtures:
         try:
@@ -291,20 +288,6 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
 
         write_html(result, html_file)
         click.echo(f"wrote {html_file}", err=True)
-
-
-@contextmanager
-def _development_mode() -> Iterator[None]:
-    name = env_name("allow_unauthenticated")
-    before = os.environ.get(name)
-    os.environ[name] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,6 @@ FIXTURES = collect([REPO / "fixtures"])
 def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessSender]:
     mp = pytest.MonkeyPatch()
     mp.setenv("CDSHOOKS_DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('fx')}/fx.db")
-    mp.setenv("CDSHOOKS_ALLOW_UNAUTHENTICATED", "1")  # in-process replay tests the clinical answers, not the auth
     s = InProcessSender()
     yield s
     s.close()

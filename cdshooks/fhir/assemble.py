@@ -99,12 +99,13 @@ def assemble(
             degraded[key] = f"prefetch value was {'an OperationOutcome' if kind == 'outcome' else 'not FHIR'}"
             to_fetch[key] = query
 
-    assembly = Assembly(record=Record.build(patient_id, ()), degraded=degraded)
+    unavailable: list[str] = []
+    fetched: list[str] = []
     if to_fetch or to_complete:
-        _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, resources, assembly)
-
-    assembly.record = Record.build(patient_id, resources, draft_orders, selections, sorted(assembly.degraded))
-    return assembly
+        _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, resources, degraded, unavailable,
+                     fetched)
+    record = Record.build(patient_id, resources, draft_orders, selections, sorted(degraded))
+    return Assembly(record, unavailable, degraded, fetched)
 
 
 def _run_fetches(
@@ -115,15 +116,17 @@ def _run_fetches(
     to_complete: dict[str, Resource],
     templates: Mapping[str, PrefetchKey],
     resources: list[Resource],
-    assembly: Assembly,
+    degraded: dict[str, str],
+    unavailable: list[str],
+    fetched: list[str],
 ) -> None:
     if plan.client is None:
         for key in to_fetch:
-            assembly.degraded[key] = f"missing and {plan.reason}"
+            degraded[key] = f"missing and {plan.reason}"
             if templates[key].required:
-                assembly.unavailable.append(key)
+                unavailable.append(key)
         for key in to_complete:
-            assembly.degraded[key] = f"partial (more pages) and {plan.reason}"
+            degraded[key] = f"partial (more pages) and {plan.reason}"
         return
     client = plan.client
     futures: dict[Future[FetchResult], tuple[str, str]] = {}
@@ -135,26 +138,26 @@ def _run_fetches(
     for future in not_done:
         key, _ = futures[future]
         future.cancel()
-        assembly.degraded[key] = "time budget exceeded"
+        degraded[key] = "time budget exceeded"
     for future in done:
         key, mode = futures[future]
         try:
             result = future.result()
         except FetchError as exc:
-            assembly.degraded[key] = f"fetch failed ({exc.kind}: {exc.detail})"
+            degraded[key] = f"fetch failed ({exc.kind}: {exc.detail})"
             if mode == "fetch" and templates[key].required and exc.kind not in {"timeout", "budget"}:
-                assembly.unavailable.append(key)
+                unavailable.append(key)
             continue
         except Exception as exc:  # a bug or an odd server must not turn into a 5xx
             log.warning("prefetch fetch crashed", extra={"key": key, "error": type(exc).__name__})
-            assembly.degraded[key] = "fetch failed (internal error)"
+            degraded[key] = "fetch failed (internal error)"
             continue
         resources.extend(result.resources)
-        assembly.degraded.pop(key, None)
+        degraded.pop(key, None)
         if mode == "fetch":
-            assembly.fetched.append(key)
+            fetched.append(key)
         if result.truncated:
-            assembly.degraded[key] = "partial (page cap or budget reached)"
+            degraded[key] = "partial (page cap or budget reached)"
 
 
 def _remaining_pages(client: FhirClient, bundle: Resource, deadline: float) -> FetchResult:

@@ -132,7 +132,3 @@ def render(template: str, values: Mapping[str, str]) -> str | None:
 
     rendered = _TOKEN.sub(fill, template)
     return None if missing else rendered
-
-
-def discovery_prefetch() -> dict[str, str]:
-    return {key: spec.template for key, spec in PREFETCH.items()}
