@@ -2,7 +2,8 @@
 
 - Redis (`CDSHOOKS_REDIS_URL`): `SET key 1 NX EX ttl`, atomic across processes and hosts.
 - Otherwise the store's database: a table with the hashed (issuer, jti) as primary key and its expiry;
-  an insert that conflicts is a replay. Rows whose expiry has passed are purged now and then, and an
+  an insert that conflicts is a replay (told by `INSERT … ON CONFLICT DO NOTHING RETURNING`, not by the
+  driver's rowcount, which psycopg reports as -1). Rows whose expiry has passed are purged now and then, and an
   expired row never blocks a new token that reuses its jti.
 
 Keys are SHA-256 hashes of issuer and jti: bounded size, and no token content in the database or Redis.
@@ -59,12 +60,13 @@ class SqlReplayCache:
             with self._engine.begin() as conn:
                 # an expired row of the same jti no longer counts
                 conn.execute(delete(jwt_replay).where(jwt_replay.c.jti_key == key, jwt_replay.c.expires_at < now_s))
-                inserted = conn.execute(self._insert_ignore(),  # type: ignore[arg-type]
-                                        {"jti_key": key, "expires_at": math.ceil(expires_at)}).rowcount
+                # RETURNING tells a new row from a conflict on every driver (`rowcount` is -1 on psycopg)
+                inserted = conn.execute(self._insert_ignore().returning(jwt_replay.c.jti_key),  # type: ignore[attr-defined]
+                                        {"jti_key": key, "expires_at": math.ceil(expires_at)}).first()
         except SQLAlchemyError as exc:
             raise ReplayCacheUnavailable(f"replay table not reachable ({type(exc).__name__})") from None
         self._purge(now_s)
-        return inserted == 1
+        return inserted is not None
 
     def _purge(self, now_s: int) -> None:
         if time.monotonic() - self._purged_at < PURGE_EVERY_SECONDS or not self._lock.acquire(blocking=False):

@@ -220,8 +220,10 @@ class Store:
                 if row["item_key"] in seen:
                     continue
                 seen.add(row["item_key"])
-                result = conn.execute(self._insert_ignore(feedback, "item_key"), row)
-                stored += result.rowcount or 0
+                # RETURNING says whether the row went in: `rowcount` is -1 on the PostgreSQL driver
+                inserted = conn.execute(self._insert_ignore(feedback, "item_key").returning(feedback.c.item_key),
+                                        row).first()
+                stored += inserted is not None
         unknown = sum(1 for r in rows if not r["known_card"])
         if unknown:
             log.info("feedback for unknown cards kept and flagged", extra={"unknown": unknown})

@@ -25,46 +25,23 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from cdshooks.analytics.report import build_report
 from cdshooks.replay import load_fixture, shift_dates
 from cdshooks.store.tables import feedback, issued_cards
 from tests.conftest import REPO
-from tests.integration.conftest import BIN, _start, _stop, free_port
+from tests.integration.conftest import BIN, _start, _stop, _unavailable, free_port
 
 pytestmark = pytest.mark.integration
 
 PUBLIC = "https://cds.example.org"
 ISSUER = "https://ehr.example.org"
-PG_ADMIN = os.environ.get("CDSHOOKS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("CDSHOOKS_TEST_REDIS", "redis://127.0.0.1:6379/11")
 ORDER_SELECT = "bone-mets-imaging-order-select"
 ITEMS = 2000
 CONCURRENCY = 16
 CARD_FIXTURE = REPO / "fixtures" / "order-select" / "acr-usually-not-appropriate--mri-cap-text-only.json"
-
-
-def _unavailable(what: str) -> None:
-    message = f"{what} not reachable on loopback: the scale-path tests need it (see test-infrastructure.md)"
-    if os.environ.get("CDSHOOKS_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    name = f"cdshooks_scale_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:  # no PostgreSQL here
-        _unavailable("PostgreSQL")
-    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")
