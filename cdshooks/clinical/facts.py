@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 
 # Procedure classes (cdshooks/knowledge/procedures.yaml)
@@ -104,6 +105,12 @@ class ImagingResult:
     site: str | None = None
     basis: str = "text"  # conclusionCode | observation | text
     conclusion: str = ""  # the report's conclusion text (for pattern checks such as "impending fracture")
+    assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
+    report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
+
+    def status_of(self, region: str = BONE) -> Status | None:
+        """The strongest status this result asserts about `region` (None: it says nothing about it)."""
+        return strongest([a.status for a in self.assertions if a.region == region])
 
     @property
     def is_bone_scan(self) -> bool:
@@ -137,6 +144,16 @@ class Condition:
     source: str
     site: str | None = None
     text: str = ""
+
+
+@dataclass(frozen=True)
+class BoneMetsEvidence:
+    """Why bone metastasis counts as established, and since when (clinical-rules.md §7.1)."""
+
+    since: datetime | None
+    basis: str  # coded | pathology | imaging
+    label: str  # human label for cards, e.g. "CT chest/abdomen/pelvis 2026-03-02: consistent with metastasis"
+    source: str  # `Type/id`
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,20 @@ class PatientFacts:
     def imaging_before_now(self) -> list[ImagingResult]:
         return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now),
                       key=lambda i: i.when)  # type: ignore[arg-type, return-value]
+
+    def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
+        """Bone metastasis established as of `as_of` (default: now), with the earliest evidence that still
+        stands: a coded diagnosis (not refuted), or a bone assertion `metastatic` on imaging that no later
+        result supersedes. None when it is not established."""
+        moment = as_of or self.now
+        coded = [c for c in self.bone_mets if c.onset is None or c.onset <= moment]
+        if coded:
+            first = min(coded, key=lambda c: c.onset or moment)
+            return BoneMetsEvidence(first.onset, "coded", first.label, first.source)
+        for result in self.imaging_before_now():
+            if result.when is not None and result.when <= moment and result.status_of(BONE) is Status.METASTATIC:
+                return BoneMetsEvidence(result.when, "imaging", result.label, result.source)
+        return None
 
     def selected_orders(self) -> list[DraftOrder]:
         return [o for o in self.orders if o.selected]

@@ -41,6 +41,8 @@ from typing import Any, Final
 
 import yaml
 
+from cdshooks.clinical.evidence import Assertion
+
 __all__ = ["BoneMetResult", "Change", "LesionCharacter", "ReportReading", "read_report"]
 
 PHRASES_PATH: Final = Path(__file__).resolve().parent.parent / "knowledge" / "report_phrases.yaml"
@@ -78,6 +80,8 @@ class ReportReading:
     multifocal: bool  # multiple / multifocal / widespread / diffuse lesions affirmed
     solitary_focus: bool  # a single/solitary/isolated focus is described
     osteopenia: bool  # osteopenia / osteoporosis / demineralisation affirmed
+    # what the report asserts, per region (cdshooks.clinical.evidence); empty when nothing is asserted
+    assertions: tuple[Assertion, ...] = ()
 
 
 UNKNOWN_READING: Final = ReportReading(BoneMetResult.UNKNOWN, None, frozenset(), False, False, False)
@@ -472,8 +476,11 @@ class _Doc:
 # ------------------------------------------------------------------------------------------------
 
 
-def read_report(text: str | None) -> ReportReading:
-    """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading."""
+def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None) -> ReportReading:
+    """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
+
+    `modality` (NM | CT | PT | MR | XR) and `procedure_class` (e.g. BONE_SCAN_WB) are the study's context:
+    an impression of a bone scan that says only "no evidence of metastatic disease" is about bone."""
     if not isinstance(text, str) or not text.strip():
         return UNKNOWN_READING
     grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
