@@ -27,6 +27,8 @@ XR_SURVEY = "XR_SURVEY"
 BONE_SCANS = frozenset({BONE_SCAN_WB, BONE_SCAN_OTHER})
 BODY_SURVEYS = frozenset({BONE_SCAN_WB, CT_CAP_IV, CT_CAP_NOIV, CT_CAP_WO_W, FDG_PETCT, MRI_CAP})
 VISCERAL_SURVEYS = frozenset({CT_CAP_IV, CT_CAP_WO_W, FDG_PETCT})
+_STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
+                     BoneMetResult.NEGATIVE: Status.NEGATIVE}
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,11 @@ class ImagingResult:
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
     def status_of(self, region: str = BONE) -> Status | None:
-        """The strongest status this result asserts about `region` (None: it says nothing about it)."""
+        """The strongest status this result asserts about `region` (None: it says nothing about it).
+
+        A result built without assertions (a unit test, an old extractor path) is read from its bone result."""
+        if not self.assertions:
+            return _STATUS_OF_RESULT.get(self.result) if region == BONE else None
         return strongest([a.status for a in self.assertions if a.region == region])
 
     @property
