@@ -21,6 +21,7 @@ from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
+from cdshooks.fhir.assemble import HostGates
 from cdshooks.fhir.client import new_session
 from cdshooks.http import analytics, auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
@@ -68,6 +69,7 @@ def create_app(
         render=CardRenderer(default_catalog(), procedure_orders(knowledge)),
         rate=rating_actions,
         auth=verifier,
+        host_gates=HostGates(settings.fhir_concurrency * 2),
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -13,6 +13,7 @@ from flask import current_app
 from cdshooks.auth.jwt_check import JwtVerifier
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
+from cdshooks.fhir.assemble import HostGates
 from cdshooks.pipeline import RatingWriter, Renderer, no_cards, no_ratings
 from cdshooks.settings import Settings
 from cdshooks.store.store import Store
@@ -36,6 +37,7 @@ class Runtime:
     render: Renderer = field(default=no_cards)
     rate: RatingWriter = field(default=no_ratings)
     auth: JwtVerifier | None = None  # None: development mode, no client authentication
+    host_gates: HostGates = field(default_factory=lambda: HostGates(6 * 2))  # fetch threads per fhirServer
 
     def close(self) -> None:
         if self.auth is not None:

@@ -132,7 +132,8 @@ class Settings:
     fhir_budget: float = field(
         default=2.0,
         metadata={"parse": _positive_float, "help": "Overall seconds a hook call may spend fetching missing "
-                  "prefetch from fhirServer; past it the service answers with the data it has."},
+                  "prefetch from fhirServer; past it reads stop, and the call answers with the data it has (412 when "
+                  "a required key is among what is missing)."},
     )
     fhir_max_pages: int = field(
         default=5,
@@ -140,7 +141,13 @@ class Settings:
     )
     fhir_concurrency: int = field(
         default=6,
-        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call."},
+        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call; one fhirServer "
+                  "holds at most twice this many of a worker's fetch threads (4 × this)."},
+    )
+    fhir_max_response_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata={"parse": _positive_int, "help": "Largest FHIR response body read from fhirServer, in bytes "
+                  "(larger: the key counts as not fetched; the connection is closed at once)."},
     )
     fhir_allowlist: tuple[str, ...] = field(
         default=("loopback",),

@@ -12,15 +12,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cdshooks.settings import is_loopback_host
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def has_dot_segments(path: str) -> bool:
+    """True when a URL path holds `.` or `..` segments, raw or percent-encoded (`%2e%2e`, `..%2f`), or a
+    backslash: such a path can climb out of the prefix it appears to lie under, so it is refused, not
+    resolved (a server may decode it differently from us)."""
+    decoded = path
+    for _ in range(3):  # double encoding (%252e) decoded as far as a server might
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if "\\" in decoded:
+        return True
+    return any(segment in {".", ".."} for segment in decoded.split("/"))
+
+
 def normalize(url: str) -> tuple[str, str, int, str] | None:
-    """(scheme, host, port, path-with-trailing-slash) or None for anything that is not an http(s) URL."""
+    """(scheme, host, port, path-with-trailing-slash) or None for anything that is not an http(s) URL or
+    whose path has dot segments."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -30,6 +46,8 @@ def normalize(url: str) -> tuple[str, str, int, str] | None:
     if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
         return None
     path = parts.path or "/"
+    if has_dot_segments(path):
+        return None
     if not path.endswith("/"):
         path += "/"
     return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme], path
@@ -51,6 +69,11 @@ class FhirServerPolicy:
         """None when `url` may be called, else why not (safe to show: names no URL)."""
         if not url:
             return "missing"
+        try:
+            if has_dot_segments(urlsplit(url.strip()).path):
+                return "path has dot segments"
+        except ValueError:
+            return "not an http(s) URL"
         target = normalize(url)
         if target is None:
             return "not an http(s) URL"

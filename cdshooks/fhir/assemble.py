@@ -8,19 +8,29 @@ Per prefetch key, exactly as CDS Hooks 2.0 says:
 - anything else that is not a FHIR resource -> treat as missing, fetch.
 
 Missing keys are fetched concurrently under one overall time budget; past it the record is built from what
-arrived. A required key that cannot be had at all (no usable fhirServer, or the server refused) makes the
-call unanswerable: `Assembly.unavailable` names those keys and the caller answers 412.
+arrived. A required key that cannot be had (no usable fhirServer, the server refused, or it did not answer
+within the budget) makes the call unanswerable: `Assembly.unavailable` names those keys and the caller
+answers 412, never a silent empty 200.
+
+Isolation: one call runs at most `concurrency` fetches at a time (workers that take keys from the call's own
+queue, not one pool task per key), and one fhirServer holds at most `per_server` of the worker's fetch
+threads (`HostGates`), so a slow server delays only the calls that use it. Every read is bounded by the
+call's deadline (FhirClient), so no fetch outlives the call by more than one socket read. The resources
+fetched for one call are capped at `max_entries` (more: the key is marked partial).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdshooks.fhir.allowlist import normalize
 from cdshooks.fhir.client import FetchError, FetchResult, FhirClient, bundle_resources, next_link
 from cdshooks.fhir.prefetch import PrefetchKey, render, token_values
 from cdshooks.fhir.record import Record, Resource
@@ -42,6 +52,26 @@ class FetchPlan:
 
     client: FhirClient | None
     reason: str = ""
+
+
+class HostGates:
+    """At most `per_server` concurrent fetches to one fhirServer (scheme, host, port) in this process."""
+
+    def __init__(self, per_server: int) -> None:
+        self._per_server = max(1, per_server)
+        self._gates: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def gate(self, base_url: str) -> threading.BoundedSemaphore:
+        parts = normalize(base_url)
+        key = parts[:3] if parts else ("", base_url, 0)
+        with self._lock:
+            if key not in self._gates:
+                self._gates[key] = threading.BoundedSemaphore(self._per_server)
+            return self._gates[key]
+
+
+UNLIMITED_GATES = HostGates(1_000_000)
 
 
 def classify(value: Any) -> str:
@@ -68,6 +98,9 @@ def assemble(
     budget: float,
     draft_orders: list[Resource] | tuple[Resource, ...] = (),
     selections: list[str] | tuple[str, ...] = (),
+    concurrency: int = 6,
+    gates: HostGates = UNLIMITED_GATES,
+    max_entries: int = 1_000_000,
 ) -> Assembly:
     deadline = time.monotonic() + budget
     sent = prefetch or {}
@@ -103,7 +136,7 @@ def assemble(
     fetched: list[str] = []
     if to_fetch or to_complete:
         _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, resources, degraded, unavailable,
-                     fetched)
+                     fetched, concurrency, gates, max_entries)
     record = Record.build(patient_id, resources, draft_orders, selections, sorted(degraded))
     return Assembly(record, unavailable, degraded, fetched)
 
@@ -119,6 +152,9 @@ def _run_fetches(
     degraded: dict[str, str],
     unavailable: list[str],
     fetched: list[str],
+    concurrency: int,
+    gates: HostGates,
+    max_entries: int,
 ) -> None:
     if plan.client is None:
         for key in to_fetch:
@@ -129,35 +165,62 @@ def _run_fetches(
             degraded[key] = f"partial (more pages) and {plan.reason}"
         return
     client = plan.client
-    futures: dict[Future[FetchResult], tuple[str, str]] = {}
+    jobs: deque[tuple[str, str, Callable[[], FetchResult]]] = deque()
     for key, query in to_fetch.items():
-        futures[executor.submit(client.fetch, query, deadline)] = (key, "fetch")
+        jobs.append((key, "fetch", lambda q=query: client.fetch(q, deadline)))  # type: ignore[misc]
     for key, bundle in to_complete.items():
-        futures[executor.submit(_remaining_pages, client, bundle, deadline)] = (key, "pages")
-    done, not_done = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    for future in not_done:
-        key, _ = futures[future]
-        future.cancel()
-        degraded[key] = "time budget exceeded"
-    for future in done:
-        key, mode = futures[future]
-        try:
-            result = future.result()
-        except FetchError as exc:
-            degraded[key] = f"fetch failed ({exc.kind}: {exc.detail})"
-            if mode == "fetch" and templates[key].required and exc.kind not in {"timeout", "budget"}:
+        jobs.append((key, "pages", lambda b=bundle: _remaining_pages(client, b, deadline)))  # type: ignore[misc]
+    outcomes: dict[str, tuple[str, FetchResult | BaseException]] = {}
+    gate = gates.gate(client.base_url)
+
+    def worker() -> None:
+        while True:
+            try:
+                key, mode, job = jobs.popleft()
+            except IndexError:
+                return
+            if not gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                outcomes[key] = (mode, FetchError("budget", "fhirServer busy with other calls"))
+                continue
+            try:
+                outcomes[key] = (mode, job())
+            except BaseException as exc:  # kept for the caller; a worker never dies silently
+                outcomes[key] = (mode, exc)
+            finally:
+                gate.release()
+
+    workers: list[Future[None]] = [executor.submit(worker) for _ in range(min(max(1, concurrency), len(jobs)))]
+    wait(workers, timeout=max(0.0, deadline - time.monotonic()) + 0.25)  # reads stop at the deadline
+    jobs.clear()  # nothing new starts after the budget
+    total = len(resources)
+    for key, mode in [(k, "fetch") for k in to_fetch] + [(k, "pages") for k in to_complete]:
+        outcome = outcomes.get(key)
+        required = mode == "fetch" and templates[key].required
+        if outcome is None:
+            degraded[key] = "time budget exceeded"
+            if required:
                 unavailable.append(key)
             continue
-        except Exception as exc:  # a bug or an odd server must not turn into a 5xx
-            log.warning("prefetch fetch crashed", extra={"key": key, "error": type(exc).__name__})
-            degraded[key] = "fetch failed (internal error)"
+        result = outcome[1]
+        if isinstance(result, FetchError):
+            degraded[key] = f"fetch failed ({result.kind}: {result.detail})"
+            if required:
+                unavailable.append(key)
             continue
-        resources.extend(result.resources)
+        if isinstance(result, BaseException):  # a bug or an odd server must not turn into a 5xx
+            log.warning("prefetch fetch crashed", extra={"key": key, "error": type(result).__name__})
+            degraded[key] = "fetch failed (internal error)"
+            if required:
+                unavailable.append(key)
+            continue
+        room = max(0, max_entries - total)
+        resources.extend(result.resources[:room])
+        total += min(room, len(result.resources))
         degraded.pop(key, None)
         if mode == "fetch":
             fetched.append(key)
-        if result.truncated:
-            degraded[key] = "partial (page cap or budget reached)"
+        if result.truncated or len(result.resources) > room:
+            degraded[key] = "partial (page, entry or budget cap reached)"
 
 
 def _remaining_pages(client: FhirClient, bundle: Resource, deadline: float) -> FetchResult:

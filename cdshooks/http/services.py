@@ -44,7 +44,8 @@ def fetch_plan(request: HookRequest, rt: Runtime) -> FetchPlan:
         log.warning("fhirServer not allowlisted; not contacted", extra={"reason": "allowlist"})
         return FetchPlan(None, "the fhirServer is not on this service's allowlist")
     token = request.fhirAuthorization.access_token.get_secret_value() if request.fhirAuthorization else None
-    fhir = FhirClient(rt.session, request.fhirServer, token, rt.settings.fhir_timeout, rt.settings.fhir_max_pages)
+    fhir = FhirClient(rt.session, request.fhirServer, token, rt.settings.fhir_timeout, rt.settings.fhir_max_pages,
+                      max_bytes=rt.settings.fhir_max_response_bytes, max_entries=rt.settings.max_prefetch_entries)
     return FetchPlan(fhir)
 
 
@@ -86,6 +87,9 @@ def call(service_id: str) -> Response:
         budget=rt.settings.fhir_budget,
         draft_orders=draft_orders,
         selections=getattr(context, "selections", ()),
+        concurrency=rt.settings.fhir_concurrency,
+        gates=rt.host_gates,
+        max_entries=rt.settings.max_prefetch_entries,
     )
     if assembly.unavailable:
         _log_call(service, request, 412, started, None, assembly.degraded, assembly.unavailable)

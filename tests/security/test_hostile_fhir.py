@@ -1,0 +1,208 @@
+"""A hostile or broken fhirServer on loopback (issue 16, findings 3-6): huge bodies, dripping bytes,
+starving other calls, enormous pages, and paths that climb out of the registered prefix.
+
+A real threaded HTTP server answers; the service fetches through its real client (requests + urllib3).
+Time and memory are asserted loosely (a busy machine must not fail them); `make bench` prints the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from flask import Flask
+
+from cdshooks import create_app
+from cdshooks.clinical import engine
+from cdshooks.clinical.findings import Evaluation
+from cdshooks.fhir.record import Record
+from cdshooks.settings import Settings
+from tests.conftest import NOW, PATIENT_VIEW, bundle, hook_request
+
+BUDGET = 1.0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        mode = self.server.mode  # type: ignore[attr-defined]
+        if mode == "big":
+            self._big()
+        elif mode == "drip":
+            self._drip()
+        elif mode == "many":
+            rtype = self.path.split("/fhir/", 1)[1].split("?", 1)[0]
+            self._json(bundle(*({"resourceType": rtype, "id": f"r{i}"} for i in range(30_000))))
+        else:
+            self._json({"resourceType": "Patient", "id": "bc-1"} if "/Patient/" in self.path else bundle())
+
+    def _json(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _big(self) -> None:
+        """A chunked body with no declared length that would go on for 512 MB."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        block = b" " * (1024 * 1024)
+        try:
+            head = b'{"resourceType":"Bundle","type":"searchset","x":"'
+            self.wfile.write(f"{len(head):x}\r\n".encode() + head + b"\r\n")
+            for _ in range(512):
+                self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+        except OSError:
+            return  # the client hung up: what we want
+
+    def _drip(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(600):  # at most 60 s, normally cut by the client within its budget
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            return
+
+
+def _server(mode: str) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.mode = mode  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/fhir"
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, tuple[ThreadingHTTPServer, str]]]:
+    made = {mode: _server(mode) for mode in ("big", "drip", "many", "good")}
+    _Handler.seen = []
+    yield made
+    for server, _ in made.values():
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
+    records: list[Record] = []
+
+    def capture(hook: str, record: Record, now: Any, *_: Any) -> Evaluation:
+        records.append(record)
+        return Evaluation()
+
+    monkeypatch.setattr(engine, "evaluate", capture)
+    return records
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/h.db", fhir_allowlist=("loopback",),
+                        fhir_budget=BUDGET, fhir_timeout=BUDGET, allow_unauthenticated=True,
+                        fhir_max_response_bytes=4 * 1024 * 1024, max_prefetch_entries=1_000, fhir_concurrency=2)
+    application = create_app(settings, clock=lambda: NOW)
+    yield application
+    application.extensions["cdshooks"].close()
+
+
+def _without(*keys: str) -> dict[str, Any]:
+    prefetch = hook_request()["prefetch"]
+    for key in keys:
+        prefetch.pop(key)
+    return prefetch
+
+
+def _post(app: Flask, base: str, *missing: str) -> Any:
+    body = hook_request(fhirServer=base, prefetch=_without(*missing))
+    return app.test_client().post(f"/cds-services/{PATIENT_VIEW}", json=body)
+
+
+def test_a_huge_body_is_cut_at_the_cap_and_the_call_answers_412(app: Flask, servers: Any) -> None:
+    tracemalloc.start()
+    started = time.monotonic()
+    response = _post(app, servers["big"][1], "conditions")
+    elapsed = time.monotonic() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 412  # a required key could not be had
+    assert "too-large" in json.dumps(response.get_json())
+    assert peak < 64 * 1024 * 1024  # the cap is 4 MB; 512 MB were on offer
+    assert elapsed < BUDGET + 10  # loose: the point is that it does not read for minutes
+
+
+def test_a_dripping_server_is_cut_at_the_budget(app: Flask, servers: Any) -> None:
+    started = time.monotonic()
+    response = _post(app, servers["drip"][1], "conditions")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 412
+    assert elapsed < BUDGET + 10  # loose bound; the drip would last 60 s
+
+
+def test_an_optional_key_that_drips_still_answers(app: Flask, servers: Any, captured: list[Record]) -> None:
+    assert _post(app, servers["drip"][1], "procedures").status_code == 200
+    assert captured[0].of("Procedure") == ()
+
+
+def test_a_dripping_server_does_not_starve_calls_to_another_server(app: Flask, servers: Any,
+                                                                    captured: list[Record]) -> None:
+    """Four calls to a dripping server occupy their own fetch threads; a call to a good server meanwhile gets
+    every key it asked for (the pool has 4 × concurrency threads, one server may hold 2 × concurrency)."""
+    keys = ("conditions", "labs", "symptomObservations", "medicationRequests", "procedures", "imagingStudies")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        slow = [pool.submit(_post, app, servers["drip"][1], *keys) for _ in range(4)]
+        time.sleep(0.2)  # let the slow calls take their threads first (ordering only, not a timing assertion)
+        good = _post(app, servers["good"][1], *keys)
+        assert [f.result().status_code for f in slow] == [412] * 4
+    assert good.status_code == 200
+    assert captured[-1].missing == ()
+
+
+def test_fetched_resources_are_capped_by_max_prefetch_entries(app: Flask, servers: Any,
+                                                               captured: list[Record]) -> None:
+    response = _post(app, servers["many"][1], "procedures")
+    assert response.status_code == 200
+    total = sum(len(group) for group in captured[0].resources.values())
+    assert total == 1_000  # prefetched and fetched resources together stop at the cap
+    assert len(captured[0].of("Procedure")) > 900
+    assert "procedures" in captured[0].missing  # marked partial
+
+
+@pytest.mark.parametrize("path", ["/fhir/../secret", "/fhir/%2e%2e/secret", "/fhir/..%2fsecret",
+                                  "/fhir/%252e%252e/secret", "/fhir/.%2E/secret"])
+def test_dot_segments_in_fhir_server_are_refused(app: Flask, servers: Any, path: str) -> None:
+    base = servers["good"][1].rsplit("/fhir", 1)[0] + path
+    response = _post(app, base, "conditions")
+    assert response.status_code == 412
+    assert _Handler.seen == []  # never contacted
+
+
+def test_next_links_with_dot_segments_are_not_followed(app: Flask, servers: Any, captured: list[Record]) -> None:
+    base = servers["good"][1]
+    prefetch = hook_request()["prefetch"]
+    prefetch["conditions"]["link"] = [{"relation": "next", "url": base + "/..%2fsecret/Condition?page=2"}]
+    body = hook_request(fhirServer=base, prefetch=prefetch)
+    assert app.test_client().post(f"/cds-services/{PATIENT_VIEW}", json=body).status_code == 200
+    assert not any(re.search(r"secret", p) for p in _Handler.seen)
