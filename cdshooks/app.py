@@ -95,7 +95,8 @@ def _verifier(settings: Settings, registry: ClientRegistry, store: Store) -> Jwt
     if not len(registry):
         log.error("no CDSHOOKS_CLIENTS_FILE: every call is refused (401). Register clients, or run with "
                   "--allow-unauthenticated for local development only", extra={"event": "auth"})
-    replay: ReplayCache = RedisReplayCache(settings.redis_url) if settings.redis_url else SqlReplayCache(store.engine)
+    database = SqlReplayCache(store.engine)  # the fallback while Redis is out
+    replay: ReplayCache = RedisReplayCache(settings.redis_url, fallback=database) if settings.redis_url else database
     keys = KeyStore(timeout=settings.jwks_timeout, max_age=settings.jwks_max_age,
                     refresh_interval=settings.jwks_refresh_interval)
     return JwtVerifier(registry, keys, replay, algorithms=settings.jwt_algorithms, leeway=settings.jwt_leeway,

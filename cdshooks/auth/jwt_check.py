@@ -145,8 +145,8 @@ class JwtVerifier:
         tenant = claims.get("tenant")
         if client.tenants and tenant not in client.tenants:
             raise AuthError("tenant missing or not listed for this client", client.issuer)
-        if not self.replay.first_use(client.issuer, jti, float(exp) + self.leeway, now):
-            raise AuthError("jti replayed", client.issuer)
+        if not self.replay.first_use(client.issuer, jti, float(exp) + self.leeway, now, float(iat)):
+            raise AuthError("jti replayed (or issued before the replay cache's memory began)", client.issuer)
         return Verified(client, kid, tenant if isinstance(tenant, str) else None)
 
     def _header(self, token: str) -> dict[str, Any]:

@@ -75,11 +75,79 @@ def test_redis_entry_expires_with_the_token() -> None:
         cache.close()
 
 
-def test_unreachable_redis_refuses_with_503(make_app: AppFactory, signer: Signer) -> None:
+def test_unreachable_redis_falls_back_to_the_database(make_app: AppFactory, signer: Signer) -> None:
     app = make_app(redis_url="redis://127.0.0.1:1/0")
-    response = app.test_client().get("/cds-services", headers=signer.bearer())
-    assert response.status_code == 503
-    assert response.get_json()["resourceType"] == "OperationOutcome"
+    token = signer.token()
+    assert _get(app, token) == 200  # answered by the database table
+    assert _get(app, token) == 401  # and a replay is still refused
+
+
+def _sql_cache(tmp_path: Path) -> SqlReplayCache:
+    engine = make_engine(f"sqlite:///{tmp_path}/fallback.db")
+    upgrade(engine)
+    return SqlReplayCache(engine)
+
+
+@needs_redis
+def test_a_redis_restart_does_not_let_used_tokens_replay(tmp_path: Path) -> None:
+    """A restart (simulated by FLUSHDB: Redis keeps nothing on disk) forgets every jti; tokens issued before
+    Redis's memory began are refused, tokens issued after it work."""
+    import redis
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    cache = RedisReplayCache(REDIS_URL, prefix=prefix, fallback=_sql_cache(tmp_path))
+    try:
+        now = time.time()
+        cache._redis.set(prefix + "epoch", repr(now - 3600))  # Redis has been up for an hour
+        used = [str(uuid.uuid4()) for _ in range(5)]
+        for jti in used:
+            assert cache.first_use("iss", jti, now + 300, now, issued_at=now - 10)
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        assert [cache.first_use("iss", jti, now + 300, now, issued_at=now - 10) for jti in used] == [False] * 5
+        later = time.time() + 2
+        assert cache.first_use("iss", str(uuid.uuid4()), later + 300, later, issued_at=later)
+    finally:
+        cache.close()
+
+
+@needs_redis
+def test_a_redis_outage_falls_back_and_recovers_without_replays(tmp_path: Path) -> None:
+    import redis
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    cache = RedisReplayCache(REDIS_URL, prefix=prefix, fallback=_sql_cache(tmp_path))
+    working = cache._redis
+    try:
+        t0 = time.time()
+        working.set(prefix + "epoch", repr(t0 - 3600))
+        before = str(uuid.uuid4())
+        assert cache.first_use("iss", before, t0 + 300, t0, issued_at=t0 - 5)  # known to Redis only
+        cache._redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)  # Redis is out
+        t1 = t0 + 10
+        assert not cache.first_use("iss", before, t0 + 300, t1, issued_at=t0 - 5)  # Redis alone knew it
+        during = str(uuid.uuid4())
+        assert cache.first_use("iss", during, t1 + 300, t1, issued_at=t1)  # the database answers
+        assert not cache.first_use("iss", during, t1 + 300, t1 + 1, issued_at=t1)
+        cache._redis = working  # Redis is back, with no memory of `during`
+        t2 = t1 + 20
+        assert not cache.first_use("iss", during, t1 + 300, t2, issued_at=t1)  # the database knew it
+        fresh = str(uuid.uuid4())
+        assert cache.first_use("iss", fresh, t2 + 300, t2, issued_at=t2 + 1)
+        assert not cache.first_use("iss", fresh, t2 + 300, t2 + 2, issued_at=t2 + 1)
+    finally:
+        cache._redis = working
+        cache.close()
+
+
+def test_without_redis_and_database_the_call_is_refused_with_503(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/gone.db")
+    upgrade(engine)
+    fallback = SqlReplayCache(engine)
+    with engine.begin() as conn:
+        jwt_replay.drop(conn)
+    cache = RedisReplayCache("redis://127.0.0.1:1/0", fallback=fallback)
+    with pytest.raises(ReplayCacheUnavailable):
+        cache.first_use("iss", "a", time.time() + 60, time.time(), issued_at=time.time())
 
 
 def test_sql_cache_forgets_expired_entries(tmp_path: Path) -> None:
