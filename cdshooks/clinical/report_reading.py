@@ -322,7 +322,7 @@ def _grammar() -> _Grammar:
         windows=windows,
         impression=re.compile(rf"(?:{'|'.join(str(p) for p in data['impression_headers']['patterns'])})\s*:?\s*$"),
         hedge_mod=modifier("hedge_modifiers"),
-        hedge_post=re.compile(r"\W*" + _alternation(data["hedge_post"])),
+        hedge_post=modifier("hedge_post"),
         hedge_window=int(data["hedge_window"]["words"]),
         vertebral=re.compile(rf"(?:{_body(data['vertebral_site'])})$"),
         weight_bearing=re.compile(rf"(?:{_body(data['weight_bearing_site'])})$"),
@@ -393,6 +393,8 @@ def _normalize(text: str, grammar: _Grammar) -> tuple[str, int]:
 
 _Trigger = tuple[str, int, int, int, int]  # kind, start, end, first word, last word
 _Site = tuple[str, int, int, int]  # region, start, first word, end
+_CHAR_SITE: Final = re.compile(r"(?:osteo)?(?:lytic|blastic)|sclero")  # bone words that describe, not place
+_ORIGIN: Final = re.compile(r"\bfrom\b")  # "metastases from the breast primary" name no site
 _SIDE: Final = re.compile(r"(?:left|right|bilateral)\s+(?:[\w-]+\s+)?$")
 
 
@@ -528,13 +530,20 @@ class _Doc:
         ws, we = self.widx(start), self.widx(end - 1)
         sites = self.clause_sites[clause]
         local = [s for s in sites if ws - 3 <= s[2] <= we]
-        if local:
+        # "lytic-appearing lesions in the liver": a character word places a lesion in bone only when no
+        # organ follows it
+        describing = bool(local) and all(s[0] == BONE and _CHAR_SITE.match(self.t, s[1]) for s in local)
+        if local and not describing:
             return self._pick(local, ws)
         after = [s for s in sites if we < s[2] <= we + 8]
+        if describing:
+            after = [s for s in after if s[0] != BONE and not _ORIGIN.search(self.t, end, s[1])]
+            return tuple(dict.fromkeys(s[0] for s in after)) if after else (BONE,)
         if after:
             stops = [tr[3] for tr in self.triggers[clause] if tr[0] == "pre_negation" and we < tr[3]]
             if stops:
                 after = [s for s in after if s[2] < min(stops)]
+            after = [s for s in after if not _ORIGIN.search(self.t, end, s[1])]
             if after:
                 return tuple(dict.fromkeys(s[0] for s in after))
         for group in (sites, self.sent_sites[self.clause_sent[clause]]):
@@ -550,8 +559,8 @@ class _Doc:
             return regions
         lo = min(s[1] for s in local)
         hi = max(s[1] for s in local)
-        if BONE in regions and _COORDINATION.search(self.t, lo, hi):
-            return regions  # "hepatic and osseous metastases"
+        if _COORDINATION.search(self.t, lo, hi):
+            return regions  # "hepatic and osseous metastases", "no pulmonary or hepatic metastases"
         nearest = min(local, key=lambda s: (abs(s[2] - ws), s[0] != BONE))
         return (nearest[0],)
 
@@ -623,10 +632,9 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
     # interpretations per clause: what the radiologist says a finding is (about bone or no named region)
     interpretation: dict[int, set[str]] = {}
     lesion_clauses: set[int] = set()
-    clause_kinds: dict[int, set[str]] = {}
+    met_clauses = {doc.clause_of(s) for kind, s, _e, pol in concepts if kind == "met" and pol == _AFF}
     for kind, s, e, pol in concepts:
         clause = doc.clause_of(s)
-        clause_kinds.setdefault(clause, set()).add(kind)
         if kind in _LESION_KINDS and pol != _NEG:
             lesion_clauses.add(clause)
         if kind in ("met", "suspicious", "benign"):
@@ -661,7 +669,7 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
             return interpretation[c]
         return set()
 
-    clause_benign = {c for c in lesion_clauses if "benign" in bound(c)}
+    clause_benign = {c for c in lesion_clauses if bound(c) & {"benign", "denied"}}
 
     sent_cues: dict[int, set[str]] = {}
     for m in layers["cue"].finditer(t):
@@ -725,17 +733,15 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
         regions = doc.regions_of(s, e)
         if kind in _LESION_KINDS:
             if kind in _CHAR_KINDS and doc.site_of(s, e) != _NONBONE and pol != _NEG:
-                if clause in clause_benign and "met" not in clause_kinds.get(clause, set()):
+                if clause in clause_benign and clause not in met_clauses:
                     pass  # a benign finding that happens to be sclerotic ("bone island")
                 elif kind == "char_blastic":
                     if sentence not in sclerosis_changed:
                         blastic_by_sentence.setdefault(sentence, []).append((pol, s))
-                    continue
                 elif kind == "char_lytic":
                     prefix = t[doc.words[max(doc.widx(s) - 2, 0)] : s]
-                    if sentence in converted or grammar.historic_mod.search(prefix):
-                        continue
-                    lytic = True
+                    if not (sentence in converted or grammar.historic_mod.search(prefix)):
+                        lytic = True
                 else:
                     mixed = True
             _lesion(doc, state, regions, kind, s, pol, bound(clause) if pol == _AFF else set(), bone_context)
@@ -800,7 +806,7 @@ def _hedged(doc: _Doc, start: int, end: int) -> bool:
     lo = max(doc.clause_starts[clause], doc.words[max(ws - g.hedge_window, 0)])
     if g.hedge_mod.search(doc.t, lo, start):
         return True
-    return g.hedge_post.match(doc.t, end, doc.clause_end(clause)) is not None
+    return g.hedge_post.search(doc.t, end, doc.clause_end(clause)) is not None
 
 
 def _lesion(doc: _Doc, state: Any, regions: tuple[str, ...], kind: str, start: int, pol: int,
