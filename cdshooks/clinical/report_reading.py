@@ -569,7 +569,7 @@ class _Doc:
         found: list[str] = []
         for _region, s, _w, e in self.anatomy:
             if lo <= s < hi:
-                side = _SIDE.search(self.t, max(lo, s - 12), s)
+                side = _SIDE.search(self.t, max(lo, s - 24), s)
                 word = self.t[s:e]
                 word = word.upper() if re.match(r"[ctls]\d", word) else word
                 found.append((side.group().strip() + " " if side else "") + word)
@@ -747,6 +747,8 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
             _lesion(doc, state, regions, kind, s, pol, bound(clause) if pol == _AFF else set(), bone_context)
             continue
         if kind == "met":
+            if pol == _NEG and "fractur" in t[s:e]:
+                continue  # "without pathologic fracture" denies a fracture, not metastasis
             status = {_AFF: Status.METASTATIC, _UNC: Status.INDETERMINATE, _NEG: Status.NEGATIVE}[pol]
             if status is Status.METASTATIC and _hedged(doc, s, e):
                 status = Status.SUSPICIOUS

@@ -32,7 +32,7 @@ CHARACTER_MIN = 0.95  # own corpus, items that label it
 CHANGES_MIN = 0.90  # own corpus, exact set match
 VISCERAL_MIN = 0.90  # own corpus, labelled region statuses
 
-CLASSES = tuple(s.value for s in Status) + ("null",)
+CLASSES = (*(s.value for s in Status), "null")
 MODALITIES = {"NM", "CT", "PT", "MR", "XR"}
 FIELDS = {"text", "modality", "bone", "character", "changes", "visceral", "note"}
 REGIONS = {"liver", "lung", "pleura", "brain", "adrenal", "lymph-node", "peritoneum", "other-organ", "unspecified"}
