@@ -412,7 +412,8 @@ class _Doc:
         starts: dict[int, str] = dict.fromkeys(self.sent_starts, "sentence")
         for m in grammar.layers["terminator"].finditer(text):
             if m.start() not in starts:
-                starts[m.start()] = m.lastgroup or ""
+                kind = m.lastgroup or ""
+                starts[m.start()] = "terminator_and" if kind == "terminator_hard" and m.group() == "and" else kind
         self.clause_starts = sorted(starts)
         self.clause_kind = [starts[s] for s in self.clause_starts]
         self.clause_soft = [k == "terminator_soft" for k in self.clause_kind]
@@ -504,7 +505,7 @@ class _Doc:
             nxt += 1
         if nxt < count and self.clause_sent[nxt] == self.clause_sent[clause]:
             opening = self.widx(self.clause_starts[nxt])
-            found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 2)
+            found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 1)
         return found
 
     def is_known(self, start: int) -> bool:
@@ -628,11 +629,19 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
         pol = doc.polarity(s, e, False)
         if pol != _NEUTRAL:
             concepts.append((kind, s, e, pol))
+    # a character word takes the polarity of the lesion noun it describes ("the lytic lesion in the right
+    # iliac bone is no longer visible")
+    for i in range(len(concepts) - 1):
+        kind, s, e, pol = concepts[i]
+        nxt_kind, nxt_s, _nxt_e, nxt_pol = concepts[i + 1]
+        if (kind in _CHAR_KINDS and nxt_kind == "lesion_focal" and nxt_pol != pol
+                and doc.widx(nxt_s) - doc.widx(e - 1) <= 2 and doc.clause_of(nxt_s) == doc.clause_of(s)):
+            concepts[i] = (kind, s, e, nxt_pol)
 
     # interpretations per clause: what the radiologist says a finding is (about bone or no named region)
     interpretation: dict[int, set[str]] = {}
     lesion_clauses: set[int] = set()
-    met_clauses = {doc.clause_of(s) for kind, s, _e, pol in concepts if kind == "met" and pol == _AFF}
+    met_sentences = {doc.sentence_of(s) for kind, s, _e, pol in concepts if kind == "met" and pol != _NEG}
     for kind, s, e, pol in concepts:
         clause = doc.clause_of(s)
         if kind in _LESION_KINDS and pol != _NEG:
@@ -733,7 +742,7 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
         regions = doc.regions_of(s, e)
         if kind in _LESION_KINDS:
             if kind in _CHAR_KINDS and doc.site_of(s, e) != _NONBONE and pol != _NEG:
-                if clause in clause_benign and clause not in met_clauses:
+                if clause in clause_benign and sentence not in met_sentences:
                     pass  # a benign finding that happens to be sclerotic ("bone island")
                 elif kind == "char_blastic":
                     if sentence not in sclerosis_changed:
@@ -760,7 +769,7 @@ def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportRea
             if pol != _NEG:
                 state(regions, Status.INDETERMINATE, s)
         elif kind == "normal":
-            if pol == _AFF and (BONE in regions or bone_context):
+            if pol == _AFF and (BONE in regions or (not regions and bone_context)):
                 state((BONE,), Status.NEGATIVE, s)
         elif kind == "benign":
             if pol == _UNC:  # "degenerative versus metastatic", "possibly traumatic"
