@@ -1,29 +1,43 @@
-"""Negation-aware reading of radiology report text about bone metastases (breast cancer).
+"""Negation-aware reading of radiology report text about metastases (breast cancer), per region.
 
-`read_report(text)` turns free report text (bone scan, CT, PET/CT, MRI, radiograph: findings and/or
-impression) into a `ReportReading`: does the report affirm, deny or leave open bone metastasis, what
-the lesions look like (lytic / blastic / mixed) and what changed versus a prior study.
+`read_report(text, modality, procedure_class)` turns free report text (bone scan, CT, PET/CT, MRI,
+radiograph: findings and/or impression) into a `ReportReading`: what the report asserts per region
+(`assertions`, the evidence model of cdshooks/clinical/evidence.py: bone, a visceral region, or
+unspecified, each with a status metastatic / suspicious / indeterminate / benign / negative), what the bone
+lesions look like (lytic / blastic / mixed), what changed versus a prior study, and the bone `result`
+derived from the strongest bone status (kept for callers that predate the evidence model).
 
 How it reads (all phrase lists live in `cdshooks/knowledge/report_phrases.yaml`):
 
 1. Normalise: NFKC, case-fold, unify dashes/quotes, join wrapped lines, drop list bullets, drop the
-   text of history/indication/technique sections (a clinical question is not a finding).
+   text of history/indication/comparison/technique sections (a clinical question is not a finding), and
+   note where the impression/conclusion starts.
 2. Split into sentences and clauses. Clauses end at terminators (";", ":", "but", "however",
-   "although", a comma or "and" that starts a new subject ...). "which" ends the forward scope only.
+   "although", a comma or "and" that starts a new subject, a comma before an interpretation ...).
+   "which" ends the forward scope only.
 3. Scan every phrase layer once over the whole text (triggers, sites, concepts, changes, extent,
-   osteopenia, cues); each match is placed in its sentence/clause by position.
+   osteopenia, cues, risk features); each match is placed in its sentence/clause by position.
 4. Polarity of a concept, NegEx style: the nearest trigger in its clause within a word window decides
    (pre-negation before it, post-negation after it, uncertainty either way). Pseudo-negations ("no
    change", "not only") negate nothing; "no progression/increase" negates only that change word.
    "no new/other/further X" leaves X neutral; "known X" stays affirmed inside a negation scope.
-5. Site: a concept belongs to bone or to another organ by the site words next to it, then by its
-   clause, its sentence and finally by whether the report speaks of bone at all.
-6. Evidence, strongest first: explicit metastasis affirmed (positive) > explicit uncertainty
-   (indeterminate) > metastasis denied or a normal study (negative) > an uninterpreted characterised
-   or multifocal bone lesion, a treated (sclerotic) lesion, a flare, "the known lesions", "progressive
-   disease" of bone (positive) > a denied lesion
-   ("no lytic lesion", "no abnormal uptake": negative) > a lesion or uptake explained as benign
-   (negative) > an uninterpreted focus (indeterminate). The strongest evidence gives the result.
+5. Regions: a concept belongs to bone or to a visceral region by the site words next to it ("hepatic and
+   osseous metastases": both), then after it, then by its clause and sentence; a report naming only bone
+   sites is about bone. A statement naming no region is about bone on a bone scan (modality NM or a
+   bone-scan procedure class); elsewhere it is `unspecified`, and a denial there ("no metastatic disease")
+   also denies bone metastasis.
+6. Statements (clinical-rules.md §7.1): a metastasis word affirmed is `metastatic`, hedged ("suspicious
+   for", "likely", "probable") `suspicious`, uncertain ("cannot exclude", "may represent", "versus")
+   `indeterminate`, denied `negative`; a normal study is `negative`. A finding (lesion, focus, uptake,
+   lytic / sclerotic) takes the interpretation of its clause, or of a following clause or an anaphoric
+   next sentence ("This is likely degenerative") that has no finding of its own: a benign explanation
+   makes it `benign` (benign wins over morphology), a metastasis interpretation speaks for it, and without
+   interpretation it is `indeterminate` (morphology is never metastatic by itself). The patient's known or
+   treated metastases, a flare and progressive osseous disease are `metastatic`.
+7. Assertions: one per (region, status); for a region the impression speaks about, only the impression's
+   statements count. Bone assertions carry the named sites ("T9", "left femur") and the affirmed risk
+   features; the strongest one carries character and changes. The strongest bone status gives `result`
+   (metastatic/suspicious: positive, indeterminate, benign/negative: negative, none: unknown).
 
 Pure standard library plus PyYAML; regexes are compiled once; never raises on text input.
 """
