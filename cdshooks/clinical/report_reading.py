@@ -1,29 +1,43 @@
-"""Negation-aware reading of radiology report text about bone metastases (breast cancer).
+"""Negation-aware reading of radiology report text about metastases (breast cancer), per region.
 
-`read_report(text)` turns free report text (bone scan, CT, PET/CT, MRI, radiograph: findings and/or
-impression) into a `ReportReading`: does the report affirm, deny or leave open bone metastasis, what
-the lesions look like (lytic / blastic / mixed) and what changed versus a prior study.
+`read_report(text, modality, procedure_class)` turns free report text (bone scan, CT, PET/CT, MRI,
+radiograph: findings and/or impression) into a `ReportReading`: what the report asserts per region
+(`assertions`, the evidence model of cdshooks/clinical/evidence.py: bone, a visceral region, or
+unspecified, each with a status metastatic / suspicious / indeterminate / benign / negative), what the bone
+lesions look like (lytic / blastic / mixed), what changed versus a prior study, and the bone `result`
+derived from the strongest bone status (kept for callers that predate the evidence model).
 
 How it reads (all phrase lists live in `cdshooks/knowledge/report_phrases.yaml`):
 
 1. Normalise: NFKC, case-fold, unify dashes/quotes, join wrapped lines, drop list bullets, drop the
-   text of history/indication/technique sections (a clinical question is not a finding).
+   text of history/indication/comparison/technique sections (a clinical question is not a finding), and
+   note where the impression/conclusion starts.
 2. Split into sentences and clauses. Clauses end at terminators (";", ":", "but", "however",
-   "although", a comma or "and" that starts a new subject ...). "which" ends the forward scope only.
+   "although", a comma or "and" that starts a new subject, a comma before an interpretation ...).
+   "which" ends the forward scope only.
 3. Scan every phrase layer once over the whole text (triggers, sites, concepts, changes, extent,
-   osteopenia, cues); each match is placed in its sentence/clause by position.
+   osteopenia, cues, risk features); each match is placed in its sentence/clause by position.
 4. Polarity of a concept, NegEx style: the nearest trigger in its clause within a word window decides
    (pre-negation before it, post-negation after it, uncertainty either way). Pseudo-negations ("no
    change", "not only") negate nothing; "no progression/increase" negates only that change word.
    "no new/other/further X" leaves X neutral; "known X" stays affirmed inside a negation scope.
-5. Site: a concept belongs to bone or to another organ by the site words next to it, then by its
-   clause, its sentence and finally by whether the report speaks of bone at all.
-6. Evidence, strongest first: explicit metastasis affirmed (positive) > explicit uncertainty
-   (indeterminate) > metastasis denied or a normal study (negative) > an uninterpreted characterised
-   or multifocal bone lesion, a treated (sclerotic) lesion, a flare, "the known lesions", "progressive
-   disease" of bone (positive) > a denied lesion
-   ("no lytic lesion", "no abnormal uptake": negative) > a lesion or uptake explained as benign
-   (negative) > an uninterpreted focus (indeterminate). The strongest evidence gives the result.
+5. Regions: a concept belongs to bone or to a visceral region by the site words next to it ("hepatic and
+   osseous metastases": both), then after it, then by its clause and sentence; a report naming only bone
+   sites is about bone. A statement naming no region is about bone on a bone scan (modality NM or a
+   bone-scan procedure class); elsewhere it is `unspecified`, and a denial there ("no metastatic disease")
+   also denies bone metastasis.
+6. Statements (clinical-rules.md §7.1): a metastasis word affirmed is `metastatic`, hedged ("suspicious
+   for", "likely", "probable") `suspicious`, uncertain ("cannot exclude", "may represent", "versus")
+   `indeterminate`, denied `negative`; a normal study is `negative`. A finding (lesion, focus, uptake,
+   lytic / sclerotic) takes the interpretation of its clause, or of a following clause or an anaphoric
+   next sentence ("This is likely degenerative") that has no finding of its own: a benign explanation
+   makes it `benign` (benign wins over morphology), a metastasis interpretation speaks for it, and without
+   interpretation it is `indeterminate` (morphology is never metastatic by itself). The patient's known or
+   treated metastases, a flare and progressive osseous disease are `metastatic`.
+7. Assertions: one per (region, status); for a region the impression speaks about, only the impression's
+   statements count. Bone assertions carry the named sites ("T9", "left femur") and the affirmed risk
+   features; the strongest one carries character and changes. The strongest bone status gives `result`
+   (metastatic/suspicious: positive, indeterminate, benign/negative: negative, none: unknown).
 
 Pure standard library plus PyYAML; regexes are compiled once; never raises on text input.
 """
@@ -41,7 +55,21 @@ from typing import Any, Final
 
 import yaml
 
-from cdshooks.clinical.evidence import Assertion
+from cdshooks.clinical.evidence import (
+    BONE,
+    CORTICAL,
+    EPIDURAL,
+    IMPENDING_FRACTURE,
+    LARGE,
+    PATHOLOGIC_FRACTURE,
+    STATUS_ORDER,
+    UNSPECIFIED,
+    VERTEBRAL,
+    WEIGHT_BEARING,
+    Assertion,
+    Status,
+    strongest,
+)
 
 __all__ = ["BoneMetResult", "Change", "LesionCharacter", "ReportReading", "read_report"]
 
@@ -104,14 +132,26 @@ _LAYERS: Final[dict[str, tuple[str, ...]]] = {
         "pre_negation",
     ),
     "terminator": ("terminator_punct", "terminator_hard", "terminator_soft"),
-    "site": ("region", "nonbone_site", "bone_site"),
+    "site": (
+        "region",
+        "site_pleura",
+        "site_lymph_node",
+        "site_liver",
+        "site_lung",
+        "site_brain",
+        "site_adrenal",
+        "site_peritoneum",
+        "nonbone_site",
+        "bone_site",
+        "bone_word",
+    ),
     "concept": (
         "neutral",
         "equivocal_study",
         "normal",
         "benign",
-        "met",
         "suspicious",
+        "met",
         "char_mixed",
         "char_lytic",
         "char_blastic",
@@ -134,6 +174,38 @@ _LAYERS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "extent": ("osteopenia", "multifocal", "solitary"),
     "cue": ("comparison_cue", "treatment_cue"),
+    "feature": ("feature_pathologic", "feature_impending", "feature_cortical", "feature_epidural", "feature_large"),
+}
+
+# the region of the evidence model each site list names
+_REGION_OF_SITE: Final[dict[str, str]] = {
+    "site_pleura": "pleura",
+    "site_lymph_node": "lymph-node",
+    "site_liver": "liver",
+    "site_lung": "lung",
+    "site_brain": "brain",
+    "site_adrenal": "adrenal",
+    "site_peritoneum": "peritoneum",
+    "nonbone_site": "other-organ",
+    "bone_site": BONE,
+    "bone_word": BONE,
+}
+_FEATURE_OF: Final[dict[str, str]] = {
+    "feature_pathologic": PATHOLOGIC_FRACTURE,
+    "feature_impending": IMPENDING_FRACTURE,
+    "feature_cortical": CORTICAL,
+    "feature_epidural": EPIDURAL,
+    "feature_large": LARGE,
+}
+# procedure classes whose reports speak about the skeleton (facts.BONE_SCANS; not imported: facts imports us)
+_BONE_SCAN_CLASSES: Final = frozenset({"BONE_SCAN_WB", "BONE_SCAN_OTHER"})
+_RESULT_OF_STATUS: Final[dict[Status | None, BoneMetResult]] = {
+    Status.METASTATIC: BoneMetResult.POSITIVE,
+    Status.SUSPICIOUS: BoneMetResult.POSITIVE,
+    Status.INDETERMINATE: BoneMetResult.INDETERMINATE,
+    Status.BENIGN: BoneMetResult.NEGATIVE,
+    Status.NEGATIVE: BoneMetResult.NEGATIVE,
+    None: BoneMetResult.UNKNOWN,
 }
 
 # one phrase may say several things: "increase in the number and intensity" is new foci (more lesions
@@ -163,19 +235,6 @@ _LESION_KINDS: Final = frozenset({"lesion_focal", "lesion_uptake"} | _CHAR_KINDS
 _AFF, _NEG, _UNC, _NEUTRAL = 0, 1, 2, 3
 # site
 _BONE, _NONBONE, _NOSITE = 0, 1, 2
-# evidence levels, strongest first (see module docstring)
-_POS_STRONG, _IND_STRONG, _NEG_STRONG, _POS_WEAK, _NEG_MID, _NEG_WEAK, _IND_WEAK = 7, 6, 5, 4, 3, 2, 1
-_RESULT_OF_LEVEL: Final[dict[int, BoneMetResult]] = {
-    0: BoneMetResult.UNKNOWN,
-    _IND_WEAK: BoneMetResult.INDETERMINATE,
-    _NEG_WEAK: BoneMetResult.NEGATIVE,
-    _NEG_MID: BoneMetResult.NEGATIVE,
-    _POS_WEAK: BoneMetResult.POSITIVE,
-    _NEG_STRONG: BoneMetResult.NEGATIVE,
-    _IND_STRONG: BoneMetResult.INDETERMINATE,
-    _POS_STRONG: BoneMetResult.POSITIVE,
-}
-
 _TRANSLATE: Final = str.maketrans(
     {
         "\u2010": "-",
@@ -227,6 +286,12 @@ class _Grammar:
     historic_mod: re.Pattern[str]
     anaphora: re.Pattern[str]
     windows: dict[str, int]
+    impression: re.Pattern[str]
+    hedge_mod: re.Pattern[str]
+    hedge_post: re.Pattern[str]
+    hedge_window: int
+    vertebral: re.Pattern[str]
+    weight_bearing: re.Pattern[str]
 
 
 def _body(entry: dict[str, Any]) -> str:
@@ -269,6 +334,12 @@ def _grammar() -> _Grammar:
         historic_mod=modifier("historic_modifiers"),
         anaphora=re.compile(r"\s*" + _alternation(data["anaphora"])),
         windows=windows,
+        impression=re.compile(rf"(?:{'|'.join(str(p) for p in data['impression_headers']['patterns'])})\s*:?\s*$"),
+        hedge_mod=modifier("hedge_modifiers"),
+        hedge_post=modifier("hedge_post"),
+        hedge_window=int(data["hedge_window"]["words"]),
+        vertebral=re.compile(rf"(?:{_body(data['vertebral_site'])})$"),
+        weight_bearing=re.compile(rf"(?:{_body(data['weight_bearing_site'])})$"),
     )
 
 
@@ -277,7 +348,8 @@ def _grammar() -> _Grammar:
 # ------------------------------------------------------------------------------------------------
 
 
-def _normalize(text: str, grammar: _Grammar) -> str:
+def _normalize(text: str, grammar: _Grammar) -> tuple[str, int]:
+    """The normalised text and where its impression/conclusion section starts (its length: none)."""
     if len(text) > MAX_CHARS:
         head = MAX_CHARS * 3 // 5
         text = text[:head] + "\n" + text[-(MAX_CHARS - head) :]
@@ -305,12 +377,17 @@ def _normalize(text: str, grammar: _Grammar) -> str:
     # drop history/indication/technique sections, unlabel kept sections
     out: list[str] = []
     pos = 0
+    size = 0
+    impression = -1
     matches = list(grammar.headers.finditer(t)) if ":" in t else []
     for i, match in enumerate(matches):
         if match.start() < pos:
             continue
         out.append(t[pos : match.start()])
         out.append("\n")
+        size += match.start() - pos + 1
+        if match.group("keep") is not None and impression < 0 and grammar.impression.match(match.group("keep")):
+            impression = size
         if match.group("ignore") is not None:
             stop = matches[i + 1].start() if i + 1 < len(matches) else len(t)
             newline = t.find("\n", match.end())
@@ -320,7 +397,8 @@ def _normalize(text: str, grammar: _Grammar) -> str:
         else:
             pos = match.end()
     out.append(t[pos:])
-    return "".join(out)
+    normalized = "".join(out)
+    return normalized, impression if impression >= 0 else len(normalized)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,7 +406,10 @@ def _normalize(text: str, grammar: _Grammar) -> str:
 # ------------------------------------------------------------------------------------------------
 
 _Trigger = tuple[str, int, int, int, int]  # kind, start, end, first word, last word
-_Site = tuple[bool, int, int]  # is bone, start, first word
+_Site = tuple[str, int, int, int]  # region, start, first word, end
+_CHAR_SITE: Final = re.compile(r"(?:osteo)?(?:lytic|blastic)|sclero")  # bone words that describe, not place
+_ORIGIN: Final = re.compile(r"\bfrom\b")  # "metastases from the breast primary" name no site
+_SIDE: Final = re.compile(r"(?:left|right|bilateral)\s+(?:[\w-]+\s+)?$")
 
 
 class _Doc:
@@ -342,12 +423,14 @@ class _Doc:
         for m in _SENTENCE_END.finditer(text):
             if m.end() > self.sent_starts[-1]:
                 self.sent_starts.append(m.end())
-        starts: dict[int, bool] = dict.fromkeys(self.sent_starts, False)
+        starts: dict[int, str] = dict.fromkeys(self.sent_starts, "sentence")
         for m in grammar.layers["terminator"].finditer(text):
             if m.start() not in starts:
-                starts[m.start()] = m.lastgroup == "terminator_soft"
+                kind = m.lastgroup or ""
+                starts[m.start()] = "terminator_and" if kind == "terminator_hard" and m.group() == "and" else kind
         self.clause_starts = sorted(starts)
-        self.clause_soft = [starts[s] for s in self.clause_starts]
+        self.clause_kind = [starts[s] for s in self.clause_starts]
+        self.clause_soft = [k == "terminator_soft" for k in self.clause_kind]
         self.clause_sent = [self.sentence_of(s) for s in self.clause_starts]
         n = len(self.clause_starts)
         self.triggers: list[list[_Trigger]] = [[] for _ in range(n)]
@@ -357,15 +440,19 @@ class _Doc:
             self.triggers[self.clause_of(s)].append((kind, s, e, self.widx(s), self.widx(e - 1)))
         self.clause_sites: list[list[_Site]] = [[] for _ in range(n)]
         self.sent_sites: list[list[_Site]] = [[] for _ in self.sent_starts]
-        self.doc_bone = False
+        self.anatomy: list[_Site] = []  # named bone sites ("t9", "left femur")
+        self.doc_regions: set[str] = set()
         for m in grammar.layers["site"].finditer(text):
             if m.lastgroup == "region":
                 continue
-            is_bone = m.lastgroup == "bone_site"
-            site = (is_bone, m.start(), self.widx(m.start()))
+            region = _REGION_OF_SITE[m.lastgroup or ""]
+            site = (region, m.start(), self.widx(m.start()), m.end())
             self.clause_sites[self.clause_of(m.start())].append(site)
             self.sent_sites[self.sentence_of(m.start())].append(site)
-            self.doc_bone = self.doc_bone or is_bone
+            self.doc_regions.add(region)
+            if m.lastgroup == "bone_site":
+                self.anatomy.append(site)
+        self.doc_bone = BONE in self.doc_regions
 
     def widx(self, pos: int) -> int:
         return bisect_right(self.words, pos) - 1
@@ -432,7 +519,7 @@ class _Doc:
             nxt += 1
         if nxt < count and self.clause_sent[nxt] == self.clause_sent[clause]:
             opening = self.widx(self.clause_starts[nxt])
-            found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 2)
+            found.extend(tr for tr in self.triggers[nxt] if tr[0] in _POST_KINDS and tr[3] - opening <= 1)
         return found
 
     def is_known(self, start: int) -> bool:
@@ -443,32 +530,72 @@ class _Doc:
 
     def site_of(self, start: int, end: int) -> int:
         """Is the concept at [start, end) about bone, another organ, or no site at all?"""
+        regions = self.regions_of(start, end)
+        if BONE in regions:
+            return _BONE
+        if regions:
+            return _NONBONE
+        return _BONE if self.doc_bone else _NOSITE
+
+    def regions_of(self, start: int, end: int) -> tuple[str, ...]:
+        """The regions the concept at [start, end) is about, by the site words next to it, then after it (up
+        to a negation), then in its clause and its sentence; a report that names bone sites only is about
+        bone. Empty: no site."""
         clause = self.clause_of(start)
         ws, we = self.widx(start), self.widx(end - 1)
         sites = self.clause_sites[clause]
-        local = [s for s in sites if ws - 2 <= s[2] <= we]
-        if local:
+        local = [s for s in sites if ws - 3 <= s[2] <= we]
+        # "lytic-appearing lesions in the liver": a character word places a lesion in bone only when no
+        # organ follows it
+        describing = bool(local) and all(s[0] == BONE and _CHAR_SITE.match(self.t, s[1]) for s in local)
+        if local and not describing:
             return self._pick(local, ws)
         after = [s for s in sites if we < s[2] <= we + 8]
+        if describing:
+            after = [s for s in after if s[0] != BONE and not _ORIGIN.search(self.t, end, s[1])]
+            return tuple(dict.fromkeys(s[0] for s in after)) if after else (BONE,)
         if after:
-            return _BONE if any(s[0] for s in after) else _NONBONE
-        if sites:
-            return _BONE if any(s[0] for s in sites) else _NONBONE
-        sent_sites = self.sent_sites[self.clause_sent[clause]]
-        if sent_sites:
-            return _BONE if any(s[0] for s in sent_sites) else _NONBONE
-        return _BONE if self.doc_bone else _NOSITE
+            stops = [tr[3] for tr in self.triggers[clause] if tr[0] == "pre_negation" and we < tr[3]]
+            if stops:
+                after = [s for s in after if s[2] < min(stops)]
+            after = [s for s in after if not _ORIGIN.search(self.t, end, s[1])]
+            if after:
+                return tuple(dict.fromkeys(s[0] for s in after))
+        for group in (sites, self.sent_sites[self.clause_sent[clause]]):
+            if group:
+                if any(s[0] == BONE for s in group):
+                    return (BONE,)
+                return tuple(dict.fromkeys(s[0] for s in group))
+        return (BONE,) if self.doc_regions == {BONE} else ()
 
-    def _pick(self, local: list[_Site], ws: int) -> int:
-        kinds = {s[0] for s in local}
-        if len(kinds) == 1:
-            return _BONE if True in kinds else _NONBONE
+    def _pick(self, local: list[_Site], ws: int) -> tuple[str, ...]:
+        regions = tuple(dict.fromkeys(s[0] for s in local))
+        if len(regions) == 1:
+            return regions
         lo = min(s[1] for s in local)
         hi = max(s[1] for s in local)
         if _COORDINATION.search(self.t, lo, hi):
-            return _BONE  # "hepatic and osseous metastases"
-        nearest = min(local, key=lambda s: (abs(s[2] - ws), not s[0]))
-        return _BONE if nearest[0] else _NONBONE
+            return regions  # "hepatic and osseous metastases", "no pulmonary or hepatic metastases"
+        nearest = min(local, key=lambda s: (abs(s[2] - ws), s[0] != BONE))
+        return (nearest[0],)
+
+    def anatomy_in(self, lo: int, hi: int) -> list[str]:
+        """Named bone sites in [lo, hi), with their side word ("left femur", "T9")."""
+        found: list[str] = []
+        for _region, s, _w, e in self.anatomy:
+            if lo <= s < hi:
+                side = _SIDE.search(self.t, max(lo, s - 24), s)
+                word = self.t[s:e]
+                word = word.upper() if re.match(r"[ctls]\d", word) else word
+                found.append((side.group().strip() + " " if side else "") + word)
+        return found
+
+    def clause_end(self, clause: int) -> int:
+        return self.clause_starts[clause + 1] if clause + 1 < len(self.clause_starts) else len(self.t)
+
+    def sentence_span(self, sentence: int) -> tuple[int, int]:
+        end = self.sent_starts[sentence + 1] if sentence + 1 < len(self.sent_starts) else len(self.t)
+        return self.sent_starts[sentence], end
 
 
 # ------------------------------------------------------------------------------------------------
@@ -480,22 +607,31 @@ def read_report(text: str | None, modality: str | None = None, procedure_class: 
     """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
 
     `modality` (NM | CT | PT | MR | XR) and `procedure_class` (e.g. BONE_SCAN_WB) are the study's context:
-    an impression of a bone scan that says only "no evidence of metastatic disease" is about bone."""
+    on a bone scan a statement about metastatic disease that names no region is about bone."""
     if not isinstance(text, str) or not text.strip():
         return UNKNOWN_READING
     grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
     try:
-        return _read(text, grammar)
+        bone_context = (isinstance(modality, str) and modality.upper() == "NM") or procedure_class in _BONE_SCAN_CLASSES
+        return _read(text, grammar, bone_context)
     except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
         return UNKNOWN_READING
 
 
-def _read(text: str, grammar: _Grammar) -> ReportReading:
-    t = _normalize(text, grammar)
+# one statement the report makes: regions (empty: names none), status, position, clause
+_Statement = tuple[tuple[str, ...], Status, int, int]
+
+
+def _read(text: str, grammar: _Grammar, bone_context: bool = False) -> ReportReading:
+    t, impression = _normalize(text, grammar)
     if not t.strip():
         return UNKNOWN_READING
     doc = _Doc(t, grammar)
     layers = grammar.layers
+    statements: list[_Statement] = []
+
+    def state(regions: tuple[str, ...], status: Status, pos: int) -> None:
+        statements.append((regions, status, pos, doc.clause_of(pos)))
 
     # concepts with polarity (neutral masking phrases dropped)
     concepts: list[tuple[str, int, int, int]] = []
@@ -507,28 +643,62 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
         pol = doc.polarity(s, e, False)
         if pol != _NEUTRAL:
             concepts.append((kind, s, e, pol))
+    # a character word takes the polarity of the lesion noun it describes ("the lytic lesion in the right
+    # iliac bone is no longer visible")
+    for i in range(len(concepts) - 1):
+        kind, s, e, pol = concepts[i]
+        nxt_kind, nxt_s, _nxt_e, nxt_pol = concepts[i + 1]
+        if (kind in _CHAR_KINDS and nxt_kind == "lesion_focal" and nxt_pol != pol
+                and doc.widx(nxt_s) - doc.widx(e - 1) <= 2 and doc.clause_of(nxt_s) == doc.clause_of(s)):
+            concepts[i] = (kind, s, e, nxt_pol)
 
-    clause_kinds: dict[int, set[str]] = {}
-    sent_kinds: dict[int, set[str]] = {}
-    clause_benign: set[int] = set()  # clauses whose findings are explained as benign
-    for kind, s, _e, pol in concepts:
+    # interpretations per clause: what the radiologist says a finding is (about bone or no named region)
+    interpretation: dict[int, set[str]] = {}
+    lesion_clauses: set[int] = set()
+    met_sentences = {doc.sentence_of(s) for kind, s, _e, pol in concepts if kind == "met" and pol != _NEG}
+    for kind, s, e, pol in concepts:
         clause = doc.clause_of(s)
+        if kind in _LESION_KINDS and pol != _NEG:
+            lesion_clauses.add(clause)
+        if kind in ("met", "suspicious", "benign"):
+            regions = doc.regions_of(s, e)
+            if regions and BONE not in regions:
+                continue
+            if kind == "benign" and pol == _AFF:
+                interpretation.setdefault(clause, set()).add("benign")
+            elif kind == "suspicious" and pol == _NEG:
+                interpretation.setdefault(clause, set()).add("denied")
+            elif pol in (_AFF, _UNC):
+                interpretation.setdefault(clause, set()).add("interpreted")
+
+    def bound(clause: int) -> set[str]:
+        """The interpretation of the findings of a clause: its own, else that of a following clause of the
+        sentence (joined by punctuation or "which") or of the next sentence opening with "this/these/it"
+        that has no finding of its own."""
+        own = interpretation.get(clause)
+        if own:
+            return own
         sentence = doc.clause_sent[clause]
-        clause_kinds.setdefault(clause, set()).add(kind)
-        sent_kinds.setdefault(sentence, set()).add(kind)
-        if kind == "benign" and pol == _AFF:
-            clause_benign.add(clause)
-            # "Focal uptake in the left knee. This is likely degenerative."
-            if sentence > 0 and grammar.anaphora.match(t, doc.sent_starts[sentence]):
-                clause_benign.update(c for c, owner in enumerate(doc.clause_sent) if owner == sentence - 1)
+        c = clause + 1
+        count = len(doc.clause_starts)
+        while c < count and doc.clause_sent[c] == sentence:
+            if doc.clause_kind[c] == "terminator_hard" or c in lesion_clauses:
+                return set()
+            if c in interpretation:
+                return interpretation[c]
+            c += 1
+        if (c < count and doc.clause_sent[c] == sentence + 1 and c not in lesion_clauses and c in interpretation
+                and grammar.anaphora.match(t, doc.sent_starts[sentence + 1])):
+            return interpretation[c]
+        return set()
+
+    clause_benign = {c for c in lesion_clauses if bound(c) & {"benign", "denied"}}
 
     sent_cues: dict[int, set[str]] = {}
     for m in layers["cue"].finditer(t):
         s, e = m.span()
         if doc.polarity(s, e, False) == _AFF:
             sent_cues.setdefault(doc.sentence_of(s), set()).add(m.lastgroup or "")
-
-    level = 0
 
     # changes versus prior
     changes: set[Change] = set()
@@ -546,19 +716,21 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
             continue
         changes.update(_CHANGE_OF[kind])
         if kind == "progressive_disease" and doc.site_of(s, e) == _BONE:
-            level = max(level, _POS_WEAK)  # "skeletal lesions, compatible with progressive disease"
+            state((BONE,), Status.METASTATIC, s)  # "skeletal lesions, compatible with progressive disease"
         elif kind == "sclerotic_change":
-            level = max(level, _POS_WEAK)  # treated metastases are metastases
-            if _SCLEROSIS_WORD.search(m.group()):
+            text_here = m.group()
+            if _SCLEROSIS_WORD.search(text_here):
                 sclerosis_changed.add(sentence)
-                if "lytic" in m.group():
+                if "lytic" in text_here:
                     converted.add(sentence)
+            if ("lytic" in text_here or _HEALING.search(text_here)
+                    or "treatment_cue" in sent_cues.get(sentence, ())):
+                state((BONE,), Status.METASTATIC, s)  # treated metastases are metastases
         elif kind == "increased_uptake" and m.group().startswith("flare"):
-            level = max(level, _POS_WEAK)  # a flare happens in known bone metastases
+            state((BONE,), Status.METASTATIC, s)  # a flare happens in known bone metastases
 
     # extent and osteopenia
     multifocal = solitary = osteopenia = False
-    multifocal_clauses: set[int] = set()
     for m in layers["extent"].finditer(t):
         s, e = m.span()
         pol = doc.polarity(s, e, False)
@@ -570,83 +742,62 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
             continue
         if site != _BONE:
             continue
-        clause = doc.clause_of(s)
         if m.lastgroup == "solitary":
             solitary = True
-        elif pol == _AFF and clause not in clause_benign:
+        elif pol == _AFF and doc.clause_of(s) not in clause_benign:
             multifocal = True
-            multifocal_clauses.add(clause)
 
-    # result evidence and character
+    # statements and character
     lytic = blastic = mixed = False
-    blastic_by_sentence: dict[int, list[int]] = {}
+    blastic_by_sentence: dict[int, list[tuple[int, int]]] = {}
     for kind, s, e, pol in concepts:
         clause = doc.clause_of(s)
         sentence = doc.clause_sent[clause]
-        if kind in _CHAR_KINDS:
-            if doc.site_of(s, e) == _NONBONE:
-                continue
-            if pol == _NEG:
-                level = max(level, _NEG_MID)
-                continue
-            kinds_here = clause_kinds.get(clause, set())
-            if clause in clause_benign and "met" not in kinds_here:
-                continue  # a benign finding that happens to be sclerotic ("bone island")
-            if kind == "char_blastic":
-                if sentence in sclerosis_changed:
-                    continue
-                blastic_by_sentence.setdefault(sentence, []).append(pol)
-                continue
-            if kind == "char_lytic":
-                prefix = t[doc.words[max(doc.widx(s) - 2, 0)] : s]
-                if sentence in converted or grammar.historic_mod.search(prefix):
-                    continue
-                lytic = True
-            else:
-                mixed = True
-            level = max(level, _POS_WEAK if pol == _AFF else _IND_STRONG)
-            continue
-
-        if kind == "lesion_focal" or kind == "lesion_uptake" or kind == "suspicious":
-            if doc.site_of(s, e) != _BONE:
-                continue
-            if pol == _NEG:
-                level = max(level, _NEG_MID)
-            elif pol == _UNC:
-                level = max(level, _IND_STRONG)
-            elif kind == "suspicious":
-                if clause_kinds.get(clause, set()) & _LESION_KINDS:
-                    level = max(level, _POS_STRONG)
-            elif clause in clause_benign:
-                level = max(level, _NEG_WEAK)
-            elif kind == "lesion_focal" and doc.is_known(s):
-                level = max(level, _POS_WEAK)  # "the known spinal lesions" are the known metastases
-            elif kind == "lesion_focal" and not (sent_kinds.get(sentence, set()) & _INTERPRETING):
-                level = max(level, _POS_WEAK if clause in multifocal_clauses else _IND_WEAK)
-            continue
-
-        site = doc.site_of(s, e)
-        if site != _BONE:
+        regions = doc.regions_of(s, e)
+        if kind in _LESION_KINDS:
+            if kind in _CHAR_KINDS and doc.site_of(s, e) != _NONBONE and pol != _NEG:
+                if clause in clause_benign and sentence not in met_sentences:
+                    pass  # a benign finding that happens to be sclerotic ("bone island")
+                elif kind == "char_blastic":
+                    if sentence not in sclerosis_changed:
+                        blastic_by_sentence.setdefault(sentence, []).append((pol, s))
+                elif kind == "char_lytic":
+                    prefix = t[doc.words[max(doc.widx(s) - 2, 0)] : s]
+                    if not (sentence in converted or grammar.historic_mod.search(prefix)):
+                        lytic = True
+                else:
+                    mixed = True
+            _lesion(doc, state, regions, kind, s, pol, bound(clause) if pol == _AFF else set(), bone_context)
             continue
         if kind == "met":
-            level = max(level, {_AFF: _POS_STRONG, _UNC: _IND_STRONG, _NEG: _NEG_STRONG}[pol])
+            if pol == _NEG and "fractur" in t[s:e]:
+                continue  # "without pathologic fracture" denies a fracture, not metastasis
+            status = {_AFF: Status.METASTATIC, _UNC: Status.INDETERMINATE, _NEG: Status.NEGATIVE}[pol]
+            if status is Status.METASTATIC and _hedged(doc, s, e):
+                status = Status.SUSPICIOUS
+            state(regions, status, s)
+        elif kind == "suspicious":
+            if pol in (_AFF, _UNC):
+                state(regions, Status.SUSPICIOUS if pol == _AFF else Status.INDETERMINATE, s)
         elif kind == "equivocal_study":
             if pol != _NEG:
-                level = max(level, _IND_STRONG)
+                state(regions, Status.INDETERMINATE, s)
         elif kind == "normal":
-            if pol == _AFF:
-                level = max(level, _NEG_STRONG)
-        elif kind == "benign" and pol == _UNC:  # "degenerative versus metastatic", "possibly traumatic"
-            level = max(level, _IND_STRONG)
+            if pol == _AFF and (BONE in regions or (not regions and bone_context)):
+                state((BONE,), Status.NEGATIVE, s)
+        elif kind == "benign":
+            if pol == _UNC:  # "degenerative versus metastatic", "possibly traumatic"
+                state(regions, Status.INDETERMINATE, s)
+            elif pol == _AFF and (BONE in regions or (not regions and bone_context)):
+                state((BONE,), Status.BENIGN, s)
 
     # sclerosis described as a treatment effect is a change, not blastic disease
-    for sentence, pols in blastic_by_sentence.items():
+    for sentence, found in blastic_by_sentence.items():
         if "treatment_cue" in sent_cues.get(sentence, ()):
             changes.add(Change.SCLEROTIC_CHANGE)
-            level = max(level, _POS_WEAK)
+            state((BONE,), Status.METASTATIC, found[0][1])
             continue
         blastic = True
-        level = max(level, _POS_WEAK if _AFF in pols else _IND_STRONG)
 
     character: LesionCharacter | None = None
     if mixed or (lytic and blastic):
@@ -656,11 +807,113 @@ def _read(text: str, grammar: _Grammar) -> ReportReading:
     elif blastic:
         character = LesionCharacter.BLASTIC
 
+    assertions = _assertions(doc, statements, impression, bone_context, character, frozenset(changes))
+    bone_status = strongest([a.status for a in assertions if a.region == BONE])
     return ReportReading(
-        result=_RESULT_OF_LEVEL[level],
+        result=_RESULT_OF_STATUS[bone_status],
         character=character,
         changes=frozenset(changes),
         multifocal=multifocal,
         solitary_focus=solitary,
         osteopenia=osteopenia,
+        assertions=assertions,
     )
+
+
+_HEALING: Final = re.compile(r"heal|repar|response|treat|therap|chemo")
+
+
+def _hedged(doc: _Doc, start: int, end: int) -> bool:
+    """Is the metastasis word at [start, end) hedged ("suspicious for", "likely", "metastasis is probable")?"""
+    g = doc.g
+    clause = doc.clause_of(start)
+    ws = doc.widx(start)
+    lo = max(doc.clause_starts[clause], doc.words[max(ws - g.hedge_window, 0)])
+    if g.hedge_mod.search(doc.t, lo, start):
+        return True
+    return g.hedge_post.search(doc.t, end, doc.clause_end(clause)) is not None
+
+
+def _lesion(doc: _Doc, state: Any, regions: tuple[str, ...], kind: str, start: int, pol: int,
+            interpretation: set[str], bone_context: bool) -> None:
+    """The statement a finding (lesion, focus, uptake, lytic/sclerotic) makes about its region."""
+    if not regions:
+        if not bone_context:
+            return  # a lesion of no named region on a CT is not a statement about metastasis
+        regions = (BONE,)
+    if pol == _NEG:
+        state(regions, Status.NEGATIVE, start)
+    elif pol == _UNC:
+        state(regions, Status.INDETERMINATE, start)
+    elif "benign" in interpretation:
+        state(regions, Status.BENIGN, start)  # a benign explanation wins over morphology
+    elif "interpreted" in interpretation:
+        return  # the interpretation (metastasis, suspicious ...) makes the statement
+    elif "denied" in interpretation:
+        state(regions, Status.BENIGN, start)  # "sclerotic focus, not suspicious"
+    elif kind != "lesion_uptake" and BONE in regions and doc.is_known(start):
+        state((BONE,), Status.METASTATIC, start)  # "the known spinal lesions" are the known metastases
+    else:
+        state(regions, Status.INDETERMINATE, start)  # morphology without interpretation
+
+
+def _assertions(doc: _Doc, statements: list[_Statement], impression: int, bone_context: bool,
+                character: LesionCharacter | None, changes: frozenset[Change]) -> tuple[Assertion, ...]:
+    """Statements -> one assertion per (region, status). A statement naming no region is about bone on a bone
+    scan; elsewhere it is `unspecified`, and a denial of metastatic disease anywhere also denies it in bone.
+    Where the impression says something about a region, it decides that region over the findings."""
+    by_region: dict[str, list[tuple[Status, int, int]]] = {}
+    for regions, status, pos, clause in statements:
+        if not regions:
+            if bone_context:
+                regions = (BONE,)
+            elif status is Status.NEGATIVE:
+                regions = (UNSPECIFIED, BONE)
+            else:
+                regions = (UNSPECIFIED,)
+        for region in regions:
+            by_region.setdefault(region, []).append((status, pos, clause))
+    if not by_region:
+        return ()
+    features_by_sentence: dict[int, set[str]] = {}
+    if BONE in by_region:
+        for m in doc.g.layers["feature"].finditer(doc.t):
+            s, e = m.span()
+            if doc.polarity(s, e, False) == _AFF:
+                features_by_sentence.setdefault(doc.sentence_of(s), set()).add(_FEATURE_OF[m.lastgroup or ""])
+    out: list[Assertion] = []
+    for region, found in by_region.items():
+        if any(pos >= impression for _status, pos, _clause in found):
+            found = [f for f in found if f[1] >= impression]
+        grouped: dict[Status, list[tuple[int, int]]] = {}
+        for status, pos, clause in found:
+            grouped.setdefault(status, []).append((pos, clause))
+        top = strongest(list(grouped))
+        for status in (st for st in STATUS_ORDER if st in grouped):
+            if region != BONE:
+                out.append(Assertion(region, status))
+                continue
+            sites: list[str] = []
+            features: set[str] = set()
+            for _pos, clause in grouped[status]:
+                here = doc.anatomy_in(doc.clause_starts[clause], doc.clause_end(clause))
+                if not here and status in (Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE):
+                    here = doc.anatomy_in(*doc.sentence_span(doc.clause_sent[clause]))
+                sites.extend(here)
+                features |= features_by_sentence.get(doc.clause_sent[clause], set())
+            for site in sites:
+                word = site.casefold().split(" ")[-1]
+                if doc.g.vertebral.match(word) or doc.g.vertebral.match(site.casefold()):
+                    features.add(VERTEBRAL)
+                if doc.g.weight_bearing.search(site.casefold()):
+                    features.add(WEIGHT_BEARING)
+            main = status is top
+            out.append(Assertion(
+                region=BONE,
+                status=status,
+                character=character.value if main and character else None,
+                changes=frozenset(c.value for c in changes) if main else frozenset(),
+                site=", ".join(dict.fromkeys(sites)) or None,
+                features=frozenset(features),
+            ))
+    return tuple(out)
