@@ -344,3 +344,35 @@ def test_extracted_results_carry_what_supersession_needs() -> None:
     negative_ct = report("ct2", code=CT_CAP, day="2025-03-01",
                          conclusionCode=[{"coding": [{"system": SNOMED, "code": "260415000"}]}])
     assert _facts(ct, scan, negative_ct).bone_mets_evidence() is None
+
+
+# -- the evidence behind the new patient-view scenarios (tools/fixtures/result_time.py) ------------------
+
+def _scenario_facts(build: Any) -> PatientFacts:
+    _, request = build()
+    resources = [request["prefetch"]["patient"]]
+    for key, value in request["prefetch"].items():
+        if key != "patient":
+            resources.extend(entry["resource"] for entry in value["entry"])
+    as_of = datetime.fromisoformat(request["extension"]["org.bonemets-cds.fixture"]["asOf"].replace("Z", "+00:00"))
+    return build_facts(Record.build(request["context"]["patientId"], resources), as_of, KB)
+
+
+def test_scenarios_rest_on_the_evidence_model() -> None:
+    from tools.fixtures import result_time as rt
+
+    island = _scenario_facts(rt.bma_suspicion_later_bone_island)
+    assert island.bone_mets_evidence() is None and island.bone_mets_suspected() is None
+    confirmed = _scenario_facts(rt.bma_suspicion_confirmed_later).bone_mets_evidence()
+    assert confirmed is not None and confirmed.basis == "imaging"  # the MRI (or the 2023 CT, read as metastatic)
+    assert _scenario_facts(rt.bma_final_report_withdraws_suspicion).bone_mets_evidence() is None
+    corrected = _scenario_facts(rt.bma_final_report_corrects_preliminary)
+    assert [r.report_status for r in corrected.imaging] == ["corrected"]
+    assert corrected.bone_mets_evidence() is not None
+    assert _scenario_facts(rt.bma_refuted_condition_only).bone_mets_evidence() is None
+    refuted_then_pet = _scenario_facts(rt.bma_refuted_condition_new_imaging).bone_mets_evidence()
+    assert refuted_then_pet is not None and refuted_then_pet.basis == "imaging"
+    html = _scenario_facts(rt.discordant_html_only_bone_scan)
+    scan = next(r for r in html.imaging if r.is_bone_scan)
+    assert scan.result is BoneMetResult.NEGATIVE and "<" not in scan.conclusion
+    assert html.bone_mets_evidence() is not None  # the negative bone scan does not supersede the CT
