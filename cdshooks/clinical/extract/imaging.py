@@ -326,25 +326,25 @@ def _identifiers(resource: Resource) -> set[tuple[str, str]]:
             if isinstance(i.get("value"), str) and i["value"]}
 
 
-def _same_report(a: Resource, b: Resource) -> bool:
-    """Two versions of one report: same id, a shared identifier, imaging study or order."""
-    if a.get("id") and a.get("id") == b.get("id"):
-        return True
-    if _identifiers(a) & _identifiers(b):
-        return True
+def _version_keys(resource: Resource) -> set[tuple[str, ...]]:
+    """What ties versions of one report together: its id, identifiers, imaging studies and orders."""
+    keys: set[tuple[str, ...]] = {("identifier", *i) for i in _identifiers(resource)}
+    if isinstance(resource.get("id"), str) and resource["id"]:
+        keys.add(("id", resource["id"]))
     for element in ("imagingStudy", "basedOn", "derivedFrom", "partOf"):
-        if _references(a, element) & _references(b, element):
-            return True
-    return False
+        keys.update(("reference", r) for r in _references(resource, element))
+    return keys
 
 
 def usable(resources: Iterable[Resource]) -> list[Resource]:
-    """Resources whose result counts: verified, final-like, or preliminary with no final version of the same
-    report on record."""
+    """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
+    corrected version of the same report on record (same id, identifier, imaging study or order)."""
     candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
-    finals = [r for r in candidates if status(r) in FINAL]
-    return [r for r in candidates
-            if status(r) in FINAL or not any(_same_report(r, f) for f in finals if f is not r)]
+    final_keys: set[tuple[str, ...]] = set()
+    for resource in candidates:
+        if status(resource) in FINAL:
+            final_keys |= _version_keys(resource)
+    return [r for r in candidates if status(r) in FINAL or not (_version_keys(r) & final_keys)]
 
 
 @dataclass
@@ -406,6 +406,12 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     reports: list[_Report] = []
     reported_studies: set[str] = set()
     used_observations: set[str] = set()
+    for report in record_of("DiagnosticReport"):  # a report's own findings are never a separate result
+        if isinstance(report, dict):
+            for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]:
+                target = resolve(link.get("reference"))
+                if isinstance(target, dict):
+                    used_observations.add(ref(target))
     for report in usable(record_of("DiagnosticReport")):
         studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
         studies = [s for s in studies if isinstance(s, dict)]
@@ -422,7 +428,6 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         observations = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
         observations = [o for o in observations if isinstance(o, dict) and verified(o)
                         and status(o) not in {"entered-in-error", "cancelled"}]
-        used_observations.update(ref(o) for o in observations)
         when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
         reports.append(_Report(report, procedure, modality, when, studies, observations))
 
@@ -452,7 +457,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if isinstance(target, _Report):
             target.observations.append(observation)
             continue
-        if has_result:
+        if has_result or (study is not None and _observation_text(observation)):
             standalone.append((observation, study))
 
     results = [_report_result(kb, r) for r in reports]
