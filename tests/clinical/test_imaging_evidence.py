@@ -376,3 +376,24 @@ def test_scenarios_rest_on_the_evidence_model() -> None:
     scan = next(r for r in html.imaging if r.is_bone_scan)
     assert scan.result is BoneMetResult.NEGATIVE and "<" not in scan.conclusion
     assert html.bone_mets_evidence() is not None  # the negative bone scan does not supersede the CT
+
+
+def test_findings_of_a_withdrawn_report_are_not_results_of_their_own() -> None:
+    coded = finding("o1", code=BONE_METS, valueCodeableConcept={"coding": [{"system": SNOMED, "code": "52101004"}]})
+    withdrawn = report("r1", status="entered-in-error", result=[{"reference": "Observation/o1"}])
+    assert results(withdrawn, coded) == []
+
+
+def test_a_linked_narrative_finding_without_a_report_is_read() -> None:
+    narrative = finding("o1", derivedFrom=[{"reference": "ImagingStudy/s1"}], code={"text": "Impression"},
+                        valueString=NEGATIVE_TEXT)
+    result = only(study("s1", "NM"), narrative)
+    assert (result.source, result.modality, result.result) == ("Observation/o1", "NM", BoneMetResult.NEGATIVE)
+    assert results(finding("o2", code={"text": "Impression"}, valueString=NEGATIVE_TEXT)) == []  # no study, no day
+
+
+def test_many_versions_stay_cheap() -> None:
+    many = [report(f"r{n}", status="preliminary" if n % 2 else "final", conclusion=NEGATIVE_TEXT,
+                   identifier=[{"system": "urn:ris", "value": f"ACC-{n // 2}"}]) for n in range(2000)]
+    found = results(*many)
+    assert len(found) == 1000 and {r.report_status for r in found} == {"final"}
