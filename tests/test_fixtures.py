@@ -28,7 +28,22 @@ def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessSender
     mp.undo()
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=[str(p.relative_to(REPO / "fixtures")) for p in FIXTURES])
+# Fixtures whose clinical expectation needs the rules rewired onto the evidence model (issue 9, item 5):
+# strict, so the marker must go when the rules land.
+AWAITING_RULES = {
+    "patient-view/bone-mets-no-bma--near-miss-suspicious-lesion-later-bone-island.json":
+        "bone-mets-no-bma still reads any positive result, not PatientFacts.bone_mets_evidence()",
+}
+
+
+def _param(path: Path) -> object:
+    name = str(path.relative_to(REPO / "fixtures"))
+    if name in AWAITING_RULES:
+        return pytest.param(path, id=name, marks=pytest.mark.xfail(reason=AWAITING_RULES[name], strict=True))
+    return pytest.param(path, id=name)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in FIXTURES])
 def test_fixture_meets_its_expectations(sender: InProcessSender, path: Path) -> None:
     fixture = load_fixture(path)
     outcome = sender.send(fixture, None)

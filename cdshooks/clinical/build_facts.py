@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cdshooks.clinical.extract.conditions import extract_conditions
-from cdshooks.clinical.extract.imaging import extract_imaging
+from cdshooks.clinical.extract.imaging import extract_bone_pathology, extract_imaging
 from cdshooks.clinical.extract.medications import extract_medications
 from cdshooks.clinical.extract.observations import extract_observations
 from cdshooks.clinical.extract.orders import extract_orders
@@ -43,6 +43,7 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
         receptors=receptors,
         therapies=tuple(medications.therapies),
         imaging=tuple(extract_imaging(kb, record.of, record.resolve)),
+        bone_mets_pathology=tuple(extract_bone_pathology(kb, record.of("DiagnosticReport"))),
         orders=tuple(orders),
     )
 

@@ -6,8 +6,9 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
@@ -27,6 +28,7 @@ XR_SURVEY = "XR_SURVEY"
 BONE_SCANS = frozenset({BONE_SCAN_WB, BONE_SCAN_OTHER})
 BODY_SURVEYS = frozenset({BONE_SCAN_WB, CT_CAP_IV, CT_CAP_NOIV, CT_CAP_WO_W, FDG_PETCT, MRI_CAP})
 VISCERAL_SURVEYS = frozenset({CT_CAP_IV, CT_CAP_WO_W, FDG_PETCT})
+PRELIMINARY = frozenset({"preliminary", "partial"})  # report statuses of a read not yet final
 _STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
                      BoneMetResult.NEGATIVE: Status.NEGATIVE}
 
@@ -162,6 +164,53 @@ class BoneMetsEvidence:
     source: str  # `Type/id`
 
 
+_SPINE_SITE = re.compile(r"\b(spine|spinal|vertebra\w*|[ctls]\d{1,2}|[ctls]-\d{1,2}|sacrum|sacral|cervical|thoracic|"
+                         r"lumbar|dorsal)\b", re.IGNORECASE)
+_SITE_NOISE = frozenset({"left", "right", "bilateral", "the", "of", "and", "in", "at", "bone", "bones", "lesion",
+                         "proximal", "distal", "mid", "upper", "lower", "posterior", "anterior", "body"})
+_RESPONSE = frozenset({Change.DECREASED, Change.SCLEROTIC_CHANGE})
+
+
+def _bone_site(result: ImagingResult) -> str | None:
+    status = result.status_of(BONE)
+    site = next((a.site for a in result.assertions if a.region == BONE and a.status is status and a.site), None)
+    return site or result.site
+
+
+def _same_site(earlier: str | None, later: str | None) -> bool:
+    """Could two site descriptions be the same lesion? Unknown sites are taken to be the same."""
+    if not earlier or not later:
+        return True
+    if _SPINE_SITE.search(earlier) and _SPINE_SITE.search(later):
+        return True
+    words = {w for w in re.findall(r"[a-z0-9]+", earlier.lower()) if w not in _SITE_NOISE}
+    return bool(words & {w for w in re.findall(r"[a-z0-9]+", later.lower()) if w not in _SITE_NOISE})
+
+
+def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
+    """Does `later` replace `earlier` as evidence about bone (clinical-rules.md §7.1 "later supersedes")?
+
+    - a later `benign` reading of the same site (any modality): the lesion was explained as benign;
+    - a later `negative` on cross-sectional imaging (CT, MRI, PET) of the same site, unless it reads as
+      treatment response (decreased / sclerotic change: treated metastases stay metastases).
+    A negative bone scan never supersedes (bone scans miss lytic lesions: the discordance rule, R08); neither
+    does an indeterminate or a suspicious reading. Only metastatic, suspicious and indeterminate bone
+    evidence can be superseded."""
+    if later.when is None or earlier.when is None or later.when <= earlier.when or later.source == earlier.source:
+        return False
+    if earlier.status_of(BONE) not in {Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE}:
+        return False
+    status = later.status_of(BONE)
+    if status is Status.BENIGN:
+        return _same_site(_bone_site(earlier), _bone_site(later))
+    if status is Status.NEGATIVE and later.is_cross_sectional:
+        changes = set(later.changes) | {c for a in later.assertions if a.region == BONE for c in a.changes}
+        if changes & _RESPONSE:
+            return False
+        return _same_site(_bone_site(earlier), _bone_site(later))
+    return False
+
+
 @dataclass(frozen=True)
 class PatientFacts:
     now: datetime
@@ -183,6 +232,7 @@ class PatientFacts:
     receptors: tuple[Receptor, ...] = ()
     therapies: tuple[Therapy, ...] = ()
     imaging: tuple[ImagingResult, ...] = ()
+    bone_mets_pathology: tuple[Condition, ...] = ()  # final pathology reports coded as bone metastasis
     orders: tuple[DraftOrder, ...] = field(default_factory=tuple)
 
     # -- time helpers ------------------------------------------------------------------------------
@@ -207,23 +257,72 @@ class PatientFacts:
     def therapies_of(self, *classes: str) -> list[Therapy]:
         return [t for t in self.therapies if t.drug_class in classes]
 
-    def imaging_before_now(self) -> list[ImagingResult]:
-        return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now),
+    def imaging_before_now(self, include_preliminary: bool = False) -> list[ImagingResult]:
+        """Dated results up to now, oldest first. A preliminary report (one with no final version on record)
+        is left out unless asked for: a rule does not act on a preliminary read by default (clinical-rules.md
+        §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
+        return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
+                       and (include_preliminary or i.report_status not in PRELIMINARY)),
                       key=lambda i: i.when)  # type: ignore[arg-type, return-value]
+
+    # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
+    def _bone_results(self, moment: datetime) -> list[ImagingResult]:
+        """Dated results up to `moment` that say something about bone, oldest first."""
+        return sorted((i for i in self.imaging
+                       if i.when is not None and i.when <= moment and i.status_of(BONE) is not None),
+                      key=lambda i: i.when)  # type: ignore[arg-type, return-value]
+
+    def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
+        """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
+        results = self._bone_results(moment)
+        return [r for n, r in enumerate(results) if r.status_of(BONE) in wanted
+                and not any(supersedes(later, r) for later in results[n + 1:])]
 
     def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
         """Bone metastasis established as of `as_of` (default: now), with the earliest evidence that still
-        stands: a coded diagnosis (not refuted), or a bone assertion `metastatic` on imaging that no later
-        result supersedes. None when it is not established."""
+        stands: a coded diagnosis (active, not refuted: see extract/conditions.py), a pathology report coded as
+        bone metastasis, or an imaging bone assertion `metastatic` that no later result supersedes
+        (`supersedes`). None when it is not established."""
         moment = as_of or self.now
+        found: list[BoneMetsEvidence] = []
         coded = [c for c in self.bone_mets if c.onset is None or c.onset <= moment]
         if coded:
             first = min(coded, key=lambda c: c.onset or moment)
-            return BoneMetsEvidence(first.onset, "coded", first.label, first.source)
-        for result in self.imaging_before_now():
-            if result.when is not None and result.when <= moment and result.status_of(BONE) is Status.METASTATIC:
-                return BoneMetsEvidence(result.when, "imaging", result.label, result.source)
-        return None
+            found.append(BoneMetsEvidence(first.onset, "coded", first.label, first.source))
+        pathology = [p for p in self.bone_mets_pathology if p.onset is not None and p.onset <= moment]
+        if pathology:
+            first = min(pathology, key=lambda p: p.onset or moment)
+            found.append(BoneMetsEvidence(first.onset, "pathology", first.label, first.source))
+        standing = self._standing(moment, frozenset({Status.METASTATIC}))
+        if standing:
+            first_result = standing[0]
+            found.append(BoneMetsEvidence(first_result.when, "imaging", f"{first_result.label}: metastatic",
+                                          first_result.source))
+        if not found:
+            return None
+        return min(found, key=lambda e: (e.since is not None, e.since or moment))
+
+    def bone_mets_established_before(self, moment: datetime | None) -> BoneMetsEvidence | None:
+        """Bone metastasis already established strictly before `moment` (e.g. the start of a therapy line),
+        judged on the record up to the day before; None when not (or when `moment` is unknown). A coded
+        diagnosis without an onset date cannot say it preceded `moment`, so it does not count here."""
+        if moment is None:
+            return None
+        evidence = self.bone_mets_evidence(moment - timedelta(days=1))
+        return evidence if evidence is not None and evidence.since is not None else None
+
+    def bone_mets_suspected(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
+        """Known or suspected bone metastasis as of `as_of` (default: now): established evidence (above), else
+        the latest `suspicious` (or `metastatic`) bone assertion that no later result supersedes."""
+        moment = as_of or self.now
+        established = self.bone_mets_evidence(moment)
+        if established is not None:
+            return established
+        standing = self._standing(moment, frozenset({Status.METASTATIC, Status.SUSPICIOUS}))
+        if not standing:
+            return None
+        latest = standing[-1]
+        return BoneMetsEvidence(latest.when, "imaging", f"{latest.label}: {latest.status_of(BONE)}", latest.source)
 
     def selected_orders(self) -> list[DraftOrder]:
         return [o for o in self.orders if o.selected]

@@ -374,9 +374,15 @@ def test_a_finding_is_its_studys_result_not_a_second_study() -> None:
         ("Observation/f-final", BoneMetResult.NEGATIVE, BONE_SCAN_WB, datetime(2026, 5, 20, 9, tzinfo=UTC))]
 
 
-@pytest.mark.parametrize("status", ["preliminary", "registered", "cancelled", "entered-in-error"])
+@pytest.mark.parametrize("status", ["registered", "cancelled", "entered-in-error", "unknown"])
 def test_unfinished_imaging_findings_are_not_results(status: str) -> None:
     assert _imaging(_finding(status)) == []
+
+
+def test_a_preliminary_finding_is_kept_with_its_status() -> None:
+    # clinical-rules.md §7.1: a preliminary read counts until its final version replaces it
+    assert [(r.result, r.report_status) for r in _imaging(_finding("preliminary"))] == [
+        (BoneMetResult.NEGATIVE, "preliminary")]
 
 
 # ================================================================================================

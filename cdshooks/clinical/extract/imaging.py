@@ -1,19 +1,36 @@
 """Facts from imaging: one ImagingResult per radiology report, per unreported ImagingStudy and per
-standalone imaging finding (final, amended or corrected only). An ImagingStudy that a report or a finding
-points to is that result's study, not a second, unreported one.
+standalone imaging finding. An ImagingStudy that a report or a finding points to is that result's study,
+not a second, unreported one.
 
-How a result for bone metastasis is read, strongest evidence first: DiagnosticReport.conclusionCode, then
-the imaging Observations the report points to, then the conclusion / presentedForm text (negation,
-uncertainty and change aware). Lesion character and change always come from the text when there is text.
+Every place a result is filed is read, the way EHRs file them (clinical-rules.md §4.1, §7.1):
+- DiagnosticReport `conclusion`, `conclusionCode`, and every `presentedForm` attachment (text/plain,
+  text/html with its tags dropped, base64 `data`; addenda read after the original, by `creation` date);
+- the report's result Observations: narrative `valueString`, `note`, and coded findings (94222008 / C79.51)
+  with their `value` (Present / Absent / Not detected / Negative / Indeterminate) or `interpretation`;
+  a `dataAbsentReason` means there is no value;
+- imaging Observations not listed in any report: linked to a study by `derivedFrom` / `partOf`, or — with
+  no link — to the one report or study of the same modality on the same day.
+
+Status: entered-in-error, cancelled, registered and unknown never count. A preliminary (or partial) report
+counts until a final, amended or corrected version of the same report is on record (same id, identifier,
+imaging study or order); `report_status` keeps the status on the result.
+
+The report text is read with its study's modality and procedure class (`read_report`). A coded result
+beats the text for bone status; the text still gives character, changes, site and risk features.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import codecs
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
 
+from cdshooks.clinical.evidence import BONE, Assertion, Status
 from cdshooks.clinical.extract.common import (
     Resource,
     as_dict,
@@ -26,34 +43,136 @@ from cdshooks.clinical.extract.common import (
     status,
     verified,
 )
-from cdshooks.clinical.facts import ImagingResult
+from cdshooks.clinical.facts import Condition, ImagingResult
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
 from cdshooks.fhir.codes import codings, concept_text
 
 FINAL = {"final", "amended", "corrected", "appended"}
+PRELIMINARY = {"preliminary", "partial"}
+USABLE = FINAL | PRELIMINARY  # entered-in-error, cancelled, registered, unknown never count
 Resolver = Callable[[str | None], Resource | None]
 _QUALIFIER_RESULT = {
     "present": BoneMetResult.POSITIVE, "positive": BoneMetResult.POSITIVE,
     "absent": BoneMetResult.NEGATIVE, "negative": BoneMetResult.NEGATIVE, "no-abnormality": BoneMetResult.NEGATIVE,
     "indeterminate": BoneMetResult.INDETERMINATE,
 }
-MAX_TEXT = 20_000
+_STATUS_OF_CODED = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
+                    BoneMetResult.NEGATIVE: Status.NEGATIVE}
+MAX_TEXT = 20_000  # characters of report text read per result (all places together)
+MAX_ATTACHMENTS = 10  # presentedForm attachments (original + addenda) read per report
+MAX_OBSERVATIONS = 50  # result Observations read per report
+_MAX_B64 = (MAX_TEXT * 4 // 3 + 3) // 4 * 4  # base64 characters that decode to at most ~MAX_TEXT bytes
+_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "section", "pre",
+               "table", "ul", "ol", "hr", "dt", "dd", "blockquote"}
 
 
-def _presented_text(report: Resource) -> str:
-    parts = []
-    for attachment in as_list(report.get("presentedForm")):
-        if not isinstance(attachment, dict) or not str(attachment.get("contentType", "")).startswith("text/"):
-            continue
-        data = attachment.get("data")
-        if isinstance(data, str):
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """A repeating element's objects (odd entries dropped)."""
+    return [v for v in as_list(value) if isinstance(v, dict)]
+
+
+# -- text of the report ---------------------------------------------------------------------------------
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML fragment: tags dropped, block elements end a line, script/style skipped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._size = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "style", "head", "title"}:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"script", "style", "head", "title"}:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and self._size < MAX_TEXT:
+            self.parts.append(data)
+            self._size += len(data)
+
+
+def html_text(markup: str) -> str:
+    """The visible text of HTML (never raises; bounded)."""
+    parser = _HTMLText()
+    try:
+        parser.feed(markup[:MAX_TEXT * 2])
+        parser.close()
+    except Exception:  # odd markup must not fail the hook: keep what was read
+        pass
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)[:MAX_TEXT]
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            name = value.strip().strip('"').lower()
             try:
-                parts.append(base64.b64decode(data, validate=False)[:MAX_TEXT].decode("utf-8", "replace"))
-            except (binascii.Error, ValueError):
-                continue
-    return "\n".join(parts)
+                codecs.lookup(name)
+            except LookupError:
+                return "utf-8"
+            return name
+    return "utf-8"
 
+
+def attachment_text(attachment: Any) -> str:
+    """Text of one Attachment: text/plain or text/html (or no content type), base64 `data`; others ignored."""
+    if not isinstance(attachment, dict):
+        return ""
+    content_type = attachment.get("contentType")
+    content_type = content_type.strip().lower() if isinstance(content_type, str) else ""
+    if content_type and not content_type.startswith(("text/", "application/xhtml")):
+        return ""  # PDF, images, RTF ...: not read
+    data = attachment.get("data")
+    if not isinstance(data, str) or not data:
+        return ""
+    try:
+        raw = base64.b64decode("".join(data[:_MAX_B64 + 200].split())[:_MAX_B64], validate=False)
+    except (binascii.Error, ValueError):
+        return ""
+    text = raw[:MAX_TEXT].decode(_charset(content_type), "replace")
+    is_html = "html" in content_type or (not content_type and text.lstrip()[:1] == "<")
+    return html_text(text) if is_html else text
+
+
+def _presented_text(report: Resource) -> list[str]:
+    """Every presentedForm attachment's text, the original first and addenda after it (by `creation` when
+    every attachment is dated, else in the order filed)."""
+    attachments = _dicts(report.get("presentedForm"))[:MAX_ATTACHMENTS]
+    created = [first_date(a, "creation") for a in attachments]
+    if attachments and all(c is not None for c in created):
+        attachments = [a for _, _, a in sorted(zip(created, range(len(attachments)), attachments, strict=True),
+                                               key=lambda t: (t[0], t[1]))]
+    texts = [attachment_text(a) for a in attachments]
+    return [t for t in texts if t.strip()]
+
+
+def _bounded(parts: Iterable[str]) -> str:
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        part = part.strip()
+        if not part or part in out:
+            continue  # the conclusion is often filed twice (conclusion and an Observation)
+        out.append(part[:MAX_TEXT - size])
+        size += len(out[-1]) + 1
+        if size >= MAX_TEXT:
+            break
+    return "\n".join(out)
+
+
+# -- coded results --------------------------------------------------------------------------------------
 
 def _qualifier(kb: Knowledge, concept: Any) -> BoneMetResult | None:
     for kind in sorted(kb.valueset("VS_RESULT_QUALIFIERS").kinds(concept)):
@@ -73,22 +192,36 @@ def _coded_result(kb: Knowledge, conclusion_codes: list[Any]) -> BoneMetResult |
                 continue  # "positive" alone does not say for what
             if found is not None:
                 results.add(found)
+    return _strongest(results)
+
+
+def _strongest(results: Iterable[BoneMetResult | None]) -> BoneMetResult | None:
+    found = set(results)
     for result in (BoneMetResult.POSITIVE, BoneMetResult.INDETERMINATE, BoneMetResult.NEGATIVE):
-        if result in results:
+        if result in found:
             return result
     return None
 
 
 def observation_result(kb: Knowledge, observation: Resource) -> BoneMetResult | None:
-    """Result of an imaging Observation about bone metastasis (code 94222008 / C79.51 + value)."""
+    """Result of an imaging Observation about bone metastasis (code 94222008 / C79.51 + value).
+
+    The value says it (Present / Absent / Not detected / Negative / Indeterminate, a boolean, or a short
+    valueString such as "Not detected"), else the interpretation (POS / NEG / IND). A dataAbsentReason
+    means there is no value, so no result."""
     if not kb.valueset("VS_BONE_METS").matches(observation.get("code")):
         return None
-    value = observation.get("valueCodeableConcept")
+    if observation.get("dataAbsentReason") is not None:
+        return None
     if observation.get("valueBoolean") is True:
         return BoneMetResult.POSITIVE
     if observation.get("valueBoolean") is False:
         return BoneMetResult.NEGATIVE
+    value = observation.get("valueCodeableConcept")
     found = _qualifier(kb, value) if isinstance(value, dict) else None
+    text_value = observation.get("valueString")
+    if found is None and isinstance(text_value, str) and len(text_value) <= 40:
+        found = _qualifier(kb, {"text": text_value})
     if found is None:
         for concept in concepts(observation.get("interpretation")):
             kinds = kb.valueset("VS_INTERPRETATION").kinds(concept)
@@ -97,6 +230,38 @@ def observation_result(kb: Knowledge, observation: Resource) -> BoneMetResult | 
                 break
     return found
 
+
+def _observation_text(observation: Resource) -> list[str]:
+    """Narrative an Observation carries: valueString and note texts (not when a dataAbsentReason is given)."""
+    parts = []
+    value = observation.get("valueString")
+    if isinstance(value, str) and observation.get("dataAbsentReason") is None:
+        parts.append(value[:MAX_TEXT])
+    parts.extend(n["text"][:MAX_TEXT] for n in _dicts(observation.get("note"))
+                 if isinstance(n.get("text"), str))
+    return parts
+
+
+def assertions_of(reading: ReportReading, coded: BoneMetResult | None) -> tuple[Assertion, ...]:
+    """The result's assertions: the reader's, with the bone status taken from the coded result when there
+    is one (the text still gives character, changes, site and features of the bone finding)."""
+    status_ = _STATUS_OF_CODED.get(coded) if coded is not None else None
+    if status_ is None:
+        return reading.assertions
+    bone = [a for a in reading.assertions if a.region == BONE]
+    others = tuple(a for a in reading.assertions if a.region != BONE)
+    detail = [a for a in bone if a.status is status_] or bone
+    character = next((a.character for a in detail if a.character), None)
+    if character is None and status_ is not Status.NEGATIVE and reading.character is not None:
+        character = str(reading.character)
+    changes = frozenset().union(*(a.changes for a in detail)) if detail else frozenset(
+        str(c) for c in reading.changes)
+    site = next((a.site for a in detail if a.site), None)
+    features: frozenset[str] = frozenset().union(*(a.features for a in detail)) if detail else frozenset()
+    return (Assertion(BONE, status_, character, changes, site, features), *others)
+
+
+# -- studies ----------------------------------------------------------------------------------------------
 
 def _study_class(kb: Knowledge, study: Resource) -> tuple[str | None, str | None]:
     """(procedure class, modality) of an ImagingStudy."""
@@ -142,91 +307,177 @@ def _label(name: str, when: Any) -> str:
     return f"{name} {when.date().isoformat()}" if when is not None else name
 
 
-def _result(reading: ReportReading, coded: BoneMetResult | None) -> BoneMetResult:
-    return coded if coded is not None else reading.result
-
-
-def _linked_study(observation: Resource, resolve: Resolver) -> Resource | None:
-    """The ImagingStudy an imaging finding derives from (derivedFrom / partOf), if it resolves."""
-    for link in as_list(observation.get("derivedFrom")) + as_list(observation.get("partOf")):
-        target = resolve(link.get("reference")) if isinstance(link, dict) else None
+def _linked_studies(observation: Resource, resolve: Resolver) -> list[Resource]:
+    """The ImagingStudies an imaging finding derives from (derivedFrom / partOf) that resolve."""
+    out = []
+    for link in _dicts(observation.get("derivedFrom")) + _dicts(observation.get("partOf")):
+        target = resolve(link.get("reference"))
         if isinstance(target, dict) and target.get("resourceType") == "ImagingStudy":
-            return target
+            out.append(target)
+    return out
+
+
+def _references(resource: Resource, element: str) -> set[str]:
+    return {r["reference"] for r in _dicts(resource.get(element)) if isinstance(r.get("reference"), str)}
+
+
+def _identifiers(resource: Resource) -> set[tuple[str, str]]:
+    return {(str(i.get("system", "")), i["value"]) for i in _dicts(resource.get("identifier"))
+            if isinstance(i.get("value"), str) and i["value"]}
+
+
+def _version_keys(resource: Resource) -> set[tuple[str, ...]]:
+    """What ties versions of one report together: its id, identifiers, imaging studies and orders."""
+    keys: set[tuple[str, ...]] = {("identifier", *i) for i in _identifiers(resource)}
+    if isinstance(resource.get("id"), str) and resource["id"]:
+        keys.add(("id", resource["id"]))
+    for element in ("imagingStudy", "basedOn", "derivedFrom", "partOf"):
+        keys.update(("reference", r) for r in _references(resource, element))
+    return keys
+
+
+def usable(resources: Iterable[Resource]) -> list[Resource]:
+    """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
+    corrected version of the same report on record (same id, identifier, imaging study or order)."""
+    candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
+    final_keys: set[tuple[str, ...]] = set()
+    for resource in candidates:
+        if status(resource) in FINAL:
+            final_keys |= _version_keys(resource)
+    return [r for r in candidates if status(r) in FINAL or not (_version_keys(r) & final_keys)]
+
+
+@dataclass
+class _Report:
+    resource: Resource
+    procedure: str | None
+    modality: str | None
+    when: datetime | None
+    studies: list[Resource]
+    observations: list[Resource] = field(default_factory=list)
+
+
+def _subject(resource: Resource) -> str | None:
+    reference = as_dict(resource.get("subject")).get("reference")
+    return reference if isinstance(reference, str) else None
+
+
+def _same_day_match(observation: Resource, when: datetime | None, modality: str | None,
+                    candidates: list[tuple[Any, str | None, datetime | None, str | None]]) -> Any:
+    """The one candidate (report or study) of the same patient, same modality (when the finding names one) and
+    same day as an unlinked finding; None when there is none or more than one."""
+    if when is None:
+        return None
+    subject = _subject(observation)
+    found = [item for item, item_modality, item_when, item_subject in candidates
+             if item_when is not None and item_when.date() == when.date()
+             and (subject is None or item_subject is None or subject == item_subject)
+             and (modality is None or item_modality is None or modality == item_modality)]
+    return found[0] if len(found) == 1 else None
+
+
+def _observation_modality(kb: Knowledge, observation: Resource) -> str | None:
+    """A modality the finding names itself (its `method`, or a procedure-coded `code`), if any."""
+    for element in ("method", "code"):
+        procedure = kb.procedure_class(observation.get(element)) if isinstance(observation.get(element), dict) \
+            else None
+        if procedure is not None:
+            return _modality(kb, procedure)
     return None
+
+
+def _result_of(kb: Knowledge, source: str, label: str, procedure: str | None, modality: str | None,
+               when: datetime | None, texts: list[str], coded: BoneMetResult | None, basis: str, site: str | None,
+               report_status: str) -> ImagingResult:
+    text = _bounded(texts)
+    reading = read_report(text, modality, procedure)
+    result = coded if coded is not None else reading.result
+    return ImagingResult(
+        source=source, label=label, procedure_class=procedure, modality=modality, when=when, result=result,
+        character=reading.character, changes=reading.changes, multifocal=reading.multifocal,
+        solitary_focus=reading.solitary_focus, osteopenia=reading.osteopenia, site=site, basis=basis,
+        conclusion=text[:2000], assertions=assertions_of(reading, coded), report_status=report_status,
+    )
 
 
 def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]],
                     resolve: Resolver) -> list[ImagingResult]:
-    results: list[ImagingResult] = []
+    radiology = kb.valueset("VS_RADIOLOGY_REPORT_CATEGORY")
+    reports: list[_Report] = []
     reported_studies: set[str] = set()
     used_observations: set[str] = set()
-    radiology = kb.valueset("VS_RADIOLOGY_REPORT_CATEGORY")
-    for report in record_of("DiagnosticReport"):
-        if not verified(report) or status(report) not in FINAL:
-            continue
-        studies = [resolve(r.get("reference")) for r in as_list(report.get("imagingStudy")) if isinstance(r, dict)]
+    for report in record_of("DiagnosticReport"):  # a report's own findings are never a separate result
+        if isinstance(report, dict):
+            for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]:
+                target = resolve(link.get("reference"))
+                if isinstance(target, dict):
+                    used_observations.add(ref(target))
+    for report in usable(record_of("DiagnosticReport")):
+        studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
         studies = [s for s in studies if isinstance(s, dict)]
         procedure = kb.procedure_class(report.get("code"))
         modality = _modality(kb, procedure)
         for study in studies:
-            reported_studies.add(ref(study))
             if procedure is None or modality is None:
                 s_proc, s_mod = _study_class(kb, study)
                 procedure, modality = procedure or s_proc, modality or s_mod
         is_radiology = any(radiology.matches(c) for c in concepts(report.get("category")))
         if procedure is None and modality is None and not is_radiology:
             continue
-        observations = [resolve(r.get("reference")) for r in as_list(report.get("result")) if isinstance(r, dict)]
-        coded = _coded_result(kb, concepts(report.get("conclusionCode")))
-        basis = "conclusionCode" if coded is not None else "text"
-        site = None
-        for observation in (o for o in observations if isinstance(o, dict)):
-            used_observations.add(ref(observation))
-            found = observation_result(kb, observation)
-            site = site or site_text(observation)
-            if coded is None and found is not None:
-                coded, basis = found, "observation"
-        text = " ".join(t for t in (report.get("conclusion") if isinstance(report.get("conclusion"), str) else "",
-                                    _presented_text(report)) if t)[:MAX_TEXT]
-        reading = read_report(text)
+        reported_studies.update(ref(s) for s in studies)
+        observations = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
+        observations = [o for o in observations if isinstance(o, dict) and verified(o)
+                        and status(o) not in {"entered-in-error", "cancelled"}]
         when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
-        results.append(ImagingResult(
-            source=ref(report), label=_label(_short_name(kb, procedure, report.get("code"), modality), when),
-            procedure_class=procedure, modality=modality, when=when, result=_result(reading, coded),
-            character=reading.character, changes=reading.changes, multifocal=reading.multifocal,
-            solitary_focus=reading.solitary_focus, osteopenia=reading.osteopenia, site=site, basis=basis,
-            conclusion=text[:2000],
-        ))
-    for observation in record_of("Observation"):
-        if ref(observation) in used_observations or not verified(observation) or status(observation) not in FINAL:
+        reports.append(_Report(report, procedure, modality, when, studies, observations))
+
+    # standalone imaging findings: to their report (through its study, or same day), else their own result
+    study_reports = {ref(s): r for r in reports for s in r.studies}
+    unreported = [s for s in record_of("ImagingStudy")
+                  if ref(s) not in reported_studies and verified(s) and status(s) not in {"cancelled", "registered"}]
+    study_classes = {ref(s): _study_class(kb, s) for s in unreported}
+    day_candidates: list[tuple[Any, str | None, datetime | None, str | None]] = [
+        (r, r.modality, r.when, _subject(r.resource)) for r in reports]
+    day_candidates += [(s, study_classes[ref(s)][1], first_date(s, "started"), _subject(s)) for s in unreported
+                       if any(study_classes[ref(s)])]
+    standalone: list[tuple[Resource, Resource | None]] = []
+    for observation in usable(record_of("Observation")):
+        if ref(observation) in used_observations:
             continue
-        found = observation_result(kb, observation)
-        if found is None:
+        has_result = observation_result(kb, observation) is not None
+        linked = _linked_studies(observation, resolve)
+        target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None)
+        study = linked[0] if linked else None
+        if target is None and not linked and (has_result or _observation_text(observation)) and _is_imaging(
+                kb, observation):
+            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
+            target = _same_day_match(observation, when, _observation_modality(kb, observation), day_candidates)
+            if isinstance(target, dict):
+                study, target = target, None
+        if isinstance(target, _Report):
+            target.observations.append(observation)
             continue
+        if has_result or (study is not None and _observation_text(observation)):
+            standalone.append((observation, study))
+
+    results = [_report_result(kb, r) for r in reports]
+    for observation, study in standalone:
         procedure = modality = None
-        study = _linked_study(observation, resolve)
         if study is not None:
             reported_studies.add(ref(study))  # the finding is this study's result: no separate unreported study
             procedure, modality = _study_class(kb, study)
-        notes = " ".join(n["text"] for n in as_list(observation.get("note"))
-                         if isinstance(n, dict) and isinstance(n.get("text"), str))
-        reading = read_report(" ".join(x for x in (notes, concept_text(observation.get("valueCodeableConcept")))
-                                       if x))
         when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued") or (
             first_date(study, "started") if study is not None else None)
-        results.append(ImagingResult(
-            source=ref(observation),
-            label=_label(_short_name(kb, procedure, None, modality) if (procedure or modality) else "Imaging finding",
-                         when),
-            procedure_class=procedure, modality=modality, when=when, result=found, character=reading.character,
-            changes=reading.changes, multifocal=reading.multifocal, solitary_focus=reading.solitary_focus,
-            osteopenia=reading.osteopenia, site=site_text(observation), basis="observation", conclusion=notes[:2000],
-        ))
-    for study in record_of("ImagingStudy"):
-        if ref(study) in reported_studies or not verified(study) or status(study) in {"cancelled",
-                                                                                             "registered"}:
+        texts = _observation_text(observation)
+        value_text = concept_text(observation.get("valueCodeableConcept"))
+        name = _short_name(kb, procedure, None, modality) if (procedure or modality) else "Imaging finding"
+        results.append(_result_of(kb, ref(observation), _label(name, when), procedure, modality, when,
+                                  texts + ([value_text] if value_text else []), observation_result(kb, observation),
+                                  "observation", site_text(observation), status(observation) or "final"))
+    for study in unreported:
+        if ref(study) in reported_studies:
             continue
-        procedure, modality = _study_class(kb, study)
+        procedure, modality = study_classes[ref(study)]
         if procedure is None and modality is None:
             continue
         when = first_date(study, "started")
@@ -234,5 +485,55 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
                            modality)
         results.append(ImagingResult(source=ref(study), label=_label(name, when), procedure_class=procedure,
                                      modality=modality, when=when, result=BoneMetResult.UNKNOWN, character=None,
-                                     basis="study"))
+                                     basis="study", report_status=status(study) or "available"))
     return results
+
+
+def _is_imaging(kb: Knowledge, observation: Resource) -> bool:
+    """An imaging finding: category imaging, or a bone-metastasis finding code."""
+    for concept in concepts(observation.get("category")):
+        if any(code == "imaging" for _, code, _ in codings(concept)):
+            return True
+    return kb.valueset("VS_BONE_METS").matches(observation.get("code"))
+
+
+def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
+    report = item.resource
+    coded = _coded_result(kb, concepts(report.get("conclusionCode")))
+    basis = "conclusionCode" if coded is not None else "text"
+    site = None
+    texts: list[str] = []
+    conclusion = report.get("conclusion")
+    if isinstance(conclusion, str):
+        texts.append(conclusion[:MAX_TEXT])
+    texts.extend(_presented_text(report))
+    observed = []
+    for observation in item.observations:
+        observed.append(observation_result(kb, observation))
+        site = site or site_text(observation)
+        texts.extend(_observation_text(observation))
+    found = _strongest(observed)
+    if coded is None and found is not None:
+        coded, basis = found, "observation"
+    label = _label(_short_name(kb, item.procedure, report.get("code"), item.modality), item.when)
+    return _result_of(kb, ref(report), label, item.procedure, item.modality, item.when, texts, coded, basis, site,
+                      status(report) or "final")
+
+
+def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list[Condition]:
+    """Pathology reports (final-like, category pathology) coded as bone metastasis (conclusionCode in
+    VS_BONE_METS): established bone metastasis by tissue (clinical-rules.md §7.1)."""
+    category = kb.valueset("VS_PATHOLOGY_REPORT_CATEGORY")
+    out = []
+    for report in reports:
+        if not isinstance(report, dict) or not verified(report) or status(report) not in FINAL:
+            continue
+        if not any(category.matches_coding(system, code) for c in concepts(report.get("category"))
+                   for system, code, _ in codings(c)):
+            continue
+        if not any(kb.valueset("VS_BONE_METS").matches(c) for c in concepts(report.get("conclusionCode"))):
+            continue
+        when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
+        out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),
+                             text="pathology: bone metastasis"))
+    return out
