@@ -8,7 +8,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from flask import Flask
+from flask import Flask, Response, request
 from flask_cors import CORS
 
 from cdshooks import logs
@@ -47,7 +47,7 @@ def create_app(
     logs.configure(settings.log_level)
     registry = load_clients(settings.clients_file) if settings.clients_file else ClientRegistry()
     key = settings.pseudonym_key.encode() if settings.pseudonym_key else secrets.token_bytes(32)
-    store = Store(settings.database_url, key)
+    store = Store(settings.database_url, key, keep_comments=settings.store_user_comments)
     store.create_schema()
     if settings.allow_unauthenticated:
         log.warning("development mode: client authentication is off; fhirServer limited to CDSHOOKS_FHIR_ALLOWLIST",
@@ -77,18 +77,40 @@ def create_app(
     app.extensions["cdshooks"] = rt
     CORS(
         app,
-        origins=list(settings.cors_origins),
+        origins=cors_origins(settings),
         allow_headers=["Authorization", "Content-Type"],
         methods=["GET", "POST", "OPTIONS"],
         supports_credentials=False,
         max_age=600,
     )
     register_error_handlers(app)
+    app.after_request(security_headers)
     auth.install(app)
     for blueprint in (discovery.bp, services.bp, feedback.bp, health.bp, analytics.bp):
         app.register_blueprint(blueprint)
     atexit.register(rt.close)
     return app
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    """Origins allowed by CORS. `*` is the development default only: with client authentication on, a
+    browser origin must be listed (CDSHOOKS_CORS_ORIGINS), and `null` (sandboxed pages, files) never is."""
+    origins = [o for o in settings.cors_origins if o.lower() != "null"]
+    if origins == ["*"] and not settings.allow_unauthenticated:
+        log.warning("CORS is off: list the browser origins allowed to call (CDSHOOKS_CORS_ORIGINS), e.g. "
+                    "https://sandbox.cds-hooks.org", extra={"event": "config"})
+        return []
+    return origins
+
+
+def security_headers(response: Response) -> Response:
+    """No MIME sniffing anywhere; clinical answers and analytics are never cached; HSTS over TLS."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.method == "POST" or request.path.startswith("/analytics"):
+        response.headers["Cache-Control"] = "no-store"
+    if request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
 
 
 def _verifier(settings: Settings, registry: ClientRegistry, store: Store) -> JwtVerifier:

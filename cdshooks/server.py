@@ -37,6 +37,8 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
         "timeout": 30,
         "graceful_timeout": 10,
         "keepalive": 5,
+        # JWTs up to the documented 16 KB cap (gunicorn's default field limit is 8,190 bytes)
+        "limit_request_field_size": 20_000,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",

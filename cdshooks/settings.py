@@ -158,7 +158,8 @@ class Settings:
     cors_origins: tuple[str, ...] = field(
         default=("*",),
         metadata={"parse": _url_list, "help": "Comma-separated origins allowed by CORS; `*` (the development "
-                  "default) allows any origin without credentials."},
+                  "default) allows any origin without credentials in development mode only: with client "
+                  "authentication on it allows none, so list the browser origins (`null` is never allowed)."},
     )
     max_body_bytes: int = field(
         default=10 * 1024 * 1024,
@@ -240,6 +241,11 @@ class Settings:
         default=10_000,
         metadata={"parse": _positive_int, "help": "Most FHIR resources accepted in one request's prefetch, Bundle "
                   "entries counted one by one (more: 413)."},
+    )
+    store_user_comments: bool = field(
+        default=False,
+        metadata={"parse": _bool, "help": "Store the free-text userComment of feedback as sent (it may identify a "
+                  "patient); off: only its length is kept, as `[comment withheld: N characters]`."},
     )
     log_level: str = field(
         default="INFO",

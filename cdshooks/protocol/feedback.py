@@ -8,7 +8,7 @@ system + code only).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -62,7 +62,10 @@ class FeedbackItem(_Model):
     def _timezone(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (Z or an offset)")
-        return value
+        try:
+            return value.astimezone(UTC)  # 0001-01-01T00:00:00+14:00 has no UTC moment: refused, not a 500
+        except (OverflowError, ValueError):
+            raise ValueError("is outside the range of representable instants") from None
 
     @model_validator(mode="after")
     def _accepted_needs_suggestions(self) -> FeedbackItem:

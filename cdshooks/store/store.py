@@ -100,9 +100,11 @@ def make_engine(url: str) -> Engine:
 
 
 class Store:
-    def __init__(self, url: str, pseudonym_key: bytes, queue_size: int = 10_000) -> None:
+    def __init__(self, url: str, pseudonym_key: bytes, queue_size: int = 10_000,
+                 keep_comments: bool = False) -> None:
         self.engine = make_engine(url)
         self._key = pseudonym_key
+        self._keep_comments = keep_comments
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.lost_cards = 0
         self._writer = threading.Thread(target=self._write_loop, name="cdshooks-store-writer", daemon=True)
@@ -186,6 +188,13 @@ class Store:
             return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
 
+    def _comment(self, text: str | None) -> str | None:
+        """Free text may name a patient: stored only when allowed (CDSHOOKS_STORE_USER_COMMENTS), else its
+        length and the fact that there was one."""
+        if not text:
+            return None
+        return text if self._keep_comments else f"[comment withheld: {len(text)} characters]"
+
     # -- feedback (synchronous) --------------------------------------------------------------------
     def add_feedback(
         self, service_id: str, items: Iterable[FeedbackItem], received_at: datetime
@@ -203,7 +212,7 @@ class Store:
                 "override_system": reason.system if reason else None,
                 "override_code": reason.code if reason else None,
                 "override_display": reason.display if reason else None,
-                "user_comment": item.overrideReason.userComment if item.overrideReason else None,
+                "user_comment": self._comment(item.overrideReason.userComment if item.overrideReason else None),
                 "outcome_at": item.outcomeTimestamp,
                 "received_at": received_at,
             })

@@ -35,7 +35,30 @@ def test_sandbox_style_reason_without_display_is_stored(client: FlaskClient, app
     assert response.status_code == 200
     row = _rows(app)[0]
     assert (row.outcome, row.override_code, row.override_display) == ("overridden", "d7ecf885", None)
-    assert row.user_comment == "A comment entered by the clinician."
+    assert row.user_comment == "[comment withheld: 35 characters]"  # free text may name a patient
+
+
+def test_user_comment_is_stored_verbatim_only_when_allowed(tmp_path: Any) -> None:
+    from cdshooks import create_app
+    from cdshooks.settings import Settings
+    from tests.conftest import NOW
+
+    allowed = create_app(Settings(database_url=f"sqlite:///{tmp_path}/c.db", allow_unauthenticated=True,
+                                  store_user_comments=True), clock=lambda: NOW)
+    try:
+        assert allowed.test_client().post(URL, json=load_example("21-feedback.json")).status_code == 200
+        assert _rows(allowed)[0].user_comment == "A comment entered by the clinician."
+    finally:
+        allowed.extensions["cdshooks"].close()
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_timestamps_without_a_utc_instant_are_a_400(client: FlaskClient, moment: str) -> None:
+    body = load_example("19-feedback.json")
+    body["feedback"][0]["outcomeTimestamp"] = moment
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert response.get_json()["resourceType"] == "OperationOutcome"
 
 
 def test_same_item_twice_is_stored_once(client: FlaskClient, app: Flask) -> None:

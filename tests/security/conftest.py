@@ -95,7 +95,8 @@ clients:
 
 def auth_settings(tmp_path: Path, clients: Path, **overrides: Any) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path}/auth.db", public_base_url=BASE, clients_file=str(clients),
-                    log_level="DEBUG", fhir_budget=2.0, fhir_timeout=0.5).with_overrides(**overrides)
+                    log_level="DEBUG", fhir_budget=2.0, fhir_timeout=0.5,
+                    cors_origins=("https://sandbox.cds-hooks.org",)).with_overrides(**overrides)
 
 
 AppFactory = Callable[..., Flask]

@@ -80,6 +80,29 @@ def test_health_and_preflight_stay_open(auth_app: Flask) -> None:
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
 
 
+def test_production_cors_needs_an_explicit_origin_list(make_app: AppFactory) -> None:
+    """With authentication on, `*` allows no browser origin (and `null` is never echoed)."""
+    headers = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "Authorization, Content-Type"}
+    wildcard = make_app(cors_origins=("*",)).test_client().options(SERVICE_PATH, headers=headers)
+    assert "Access-Control-Allow-Origin" not in wildcard.headers
+    listed = make_app(cors_origins=("https://sandbox.cds-hooks.org", "null"))
+    assert listed.test_client().options(SERVICE_PATH, headers=headers).headers[
+        "Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
+    null = listed.test_client().options(SERVICE_PATH, headers=headers | {"Origin": "null"})
+    assert "Access-Control-Allow-Origin" not in null.headers
+
+
+def test_security_headers(auth_app: Flask, signer: Signer) -> None:
+    client = auth_app.test_client()
+    discovery = client.get("/cds-services", headers=signer.bearer())
+    assert discovery.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in discovery.headers  # plain http here
+    call = client.post(SERVICE_PATH, json={}, headers=signer.bearer(SERVICE_PATH) | {"X-Forwarded-Proto": "https"})
+    assert call.headers["Cache-Control"] == "no-store"
+    assert call.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
 def test_401_carries_cors_headers(auth_app: Flask) -> None:
     response = auth_app.test_client().get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
     assert response.status_code == 401
