@@ -52,12 +52,13 @@ class LabResult:
     basis: str  # interpretation | reference-range | fallback-limit | none
     reference_high: float | None = None
     source: str = ""
+    comparator: str = ""  # "" | ">" | ">=" | "<" | "<=": a result reported as a bound (eGFR ">60")
 
     @property
     def label(self) -> str:
         names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
                  "creatinine": "Creatinine", "calcium": "Calcium"}
-        value = f"{self.value:g}" if self.value is not None else "result"
+        value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
         when = f" on {self.when.date().isoformat()}" if self.when else ""
