@@ -23,6 +23,8 @@ _ARABIC_STAGE = re.compile(r"\bstage\s*([0-4])(?=\s*[ABC]?\b)", re.IGNORECASE)
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 SEVERE_CKD = {"stage-4", "stage-5", "esrd"}
 CNS_KINDS = {"headache", "seizure", "weakness"}
+# the value sets symptom_kind reads (the symptomObservations prefetch filter is generated from them)
+SYMPTOM_SETS = ("VS_CNS_SYMPTOMS", "VS_BONE_PAIN", "VS_WEIGHT_LOSS", "VS_VISCERAL_SYMPTOMS")
 
 
 @dataclass
