@@ -225,3 +225,21 @@ def test_megestrol_is_endocrine_therapy() -> None:
     medication = KB.medication({"text": "Megestrol acetate 40 mg/mL oral suspension"})
     assert medication is not None and medication.drug_class == "endocrine"
     assert KB.medication({"text": "Megace ES"}) is not None
+
+
+@pytest.mark.parametrize(("text", "variant"), [
+    ("Prolia 60 mg SC every 6 months", "osteoporosis-dose"), ("Reclast 5 mg IV yearly", "osteoporosis-dose"),
+    ("Jubbonti 60 mg", "osteoporosis-dose"), ("Zometa 4 mg IV", None), ("Wyost 120 mg", None),
+])
+def test_osteoporosis_regimen_alone_gets_the_osteoporosis_dose_variant(text: str, variant: str | None) -> None:
+    from cdshooks.clinical.rules.bone_health import bone_mets_without_bma
+
+    chart = Chart()
+    chart.breast_cancer()
+    chart.condition(C7951, onset=-100)
+    chart.administration(-30, text=text)
+    findings = bone_mets_without_bma(facts_of(chart), KB.parameters)
+    if variant is None:
+        assert findings == []
+    else:
+        assert [f.values.get("variant") for f in findings] == [variant]
