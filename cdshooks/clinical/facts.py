@@ -54,12 +54,13 @@ class LabResult:
     basis: str  # interpretation | reference-range | fallback-limit | none
     reference_high: float | None = None
     source: str = ""
+    comparator: str = ""  # "" | ">" | ">=" | "<" | "<=": a result reported as a bound (eGFR ">60")
 
     @property
     def label(self) -> str:
         names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
                  "creatinine": "Creatinine", "calcium": "Calcium"}
-        value = f"{self.value:g}" if self.value is not None else "result"
+        value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
         when = f" on {self.when.date().isoformat()}" if self.when else ""
@@ -87,8 +88,14 @@ class Therapy:
     administered: bool = False  # at least one MedicationAdministration
     doses: tuple[datetime, ...] = ()  # known dates of use, ascending (administrations, else order dates)
     sources: tuple[str, ...] = ()
+    # continuous exposure (an oral agent taken every day): (first day, last day) per period, ascending; an active
+    # order or statement runs up to `now`. Period bounds are also in `doses`, so gaps between periods show there.
+    periods: tuple[tuple[datetime, datetime], ...] = ()
 
     def last_dose_before(self, moment: datetime) -> datetime | None:
+        """The last exposure on or before `moment`: `moment` itself while a continuous period covers it."""
+        if any(start <= moment <= end for start, end in self.periods):
+            return moment
         before = [d for d in self.doses if d <= moment]
         return before[-1] if before else None
 

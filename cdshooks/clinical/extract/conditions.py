@@ -1,9 +1,15 @@
-"""Facts from Conditions: breast cancer (stage, subtype), metastases, CKD, osteopenia, coded symptoms."""
+"""Facts from Conditions: breast cancer (stage, subtype), metastases, CKD, osteopenia, coded symptoms.
+
+Distant recurrence coded the ICD-10-CM way — personal history of breast cancer (Z85.3, or SNOMED 429087003) with an
+active bone metastasis (C79.51 / C79.52) and no active C50 — is metastatic breast cancer (clinical-rules.md §7.2,
+"R01 coding"): the history condition then stands for the breast cancer.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from cdshooks.clinical.extract.common import Resource, clinically_active, first_date, label_of, ref, site_text, verified
@@ -17,6 +23,8 @@ _ARABIC_STAGE = re.compile(r"\bstage\s*([0-4])(?=\s*[ABC]?\b)", re.IGNORECASE)
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 SEVERE_CKD = {"stage-4", "stage-5", "esrd"}
 CNS_KINDS = {"headache", "seizure", "weakness"}
+# the value sets symptom_kind reads (the symptomObservations prefetch filter is generated from them)
+SYMPTOM_SETS = ("VS_CNS_SYMPTOMS", "VS_BONE_PAIN", "VS_WEIGHT_LOSS", "VS_VISCERAL_SYMPTOMS")
 
 
 @dataclass
@@ -73,6 +81,7 @@ def symptom_kind(kb: Knowledge, concept: Any) -> str | None:
 def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> ConditionFacts:
     out = ConditionFacts()
     cancers: list[tuple[Condition, str | None]] = []
+    histories: list[Condition] = []
     for resource in conditions:
         if not verified(resource):
             continue
@@ -90,6 +99,9 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
                 out.inflammatory, out.subtype_basis = True, f"coded as {label}"
             elif kb.valueset("VS_TNBC").matches(code) and not out.inflammatory:
                 out.triple_negative, out.subtype_basis = True, f"coded as {label}"
+            continue
+        if kb.valueset("VS_BREAST_CANCER_HISTORY").matches(code):
+            histories.append(condition)  # history is history whatever its clinicalStatus (often "resolved")
             continue
         if kb.valueset("VS_BONE_METS").matches(code):
             if active:
@@ -115,4 +127,13 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
         cancers.sort(key=lambda cs: (cs[1] is None, cs[0].onset is None))
         out.breast_cancer = cancers[0][0]
         out.stage = next((stage for _, stage in cancers if stage), None)
+    elif histories and out.bone_mets:
+        out.breast_cancer = _recurrence(histories, out.bone_mets)
     return out
+
+
+def _recurrence(histories: list[Condition], bone_mets: list[Condition]) -> Condition:
+    """Breast cancer recurred in bone, coded as history + metastasis: the history condition, labelled so."""
+    history = min(histories, key=lambda c: (c.onset is None, c.onset or datetime.min))
+    metastasis = bone_mets[0]
+    return replace(history, label=f"{history.label} with {metastasis.label}"[:120])

@@ -1,5 +1,13 @@
 """Facts from medications and procedures: systemic therapy and bone-modifying agents per ingredient (start,
 doses, ongoing), calcium / vitamin D, breast surgery, biopsies, dental evaluation.
+
+Exposure is read as it happens (issue 9 item 6): for an agent taken every day or as a depot (medications.yaml
+`exposure: continuous`: capecitabine, CDK4/6 inhibitors, endocrine therapy, HER2 kinase inhibitors) an order or
+statement without administrations is a period of use from its start to its end — an active one up to `now` — not one
+dose on its order date. Orders of the same ingredient are one exposure and touching periods merge, so a dose change is
+not a new therapy line. `medicationReference` is resolved to a contained or referenced
+Medication (its code, else its ingredients). Chemotherapy recorded only as a Procedure counts as chemotherapy given on
+the procedure's date.
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start"
              "revoked"}
 DONE_PROCEDURE = {"completed", "in-progress"}
 _BIOPSY = re.compile(r"biops", re.IGNORECASE)
+# chemotherapy recorded only as a Procedure: one exposure under this agent name ("the last dose of chemotherapy")
+PROCEDURE_CHEMOTHERAPY = Medication(ingredient="chemotherapy", drug_class="chemotherapy")
+# a continuous period is also listed in Therapy.doses once a week, so that gaps between doses mean real breaks
+_PERIOD_SAMPLE = timedelta(days=7)
 
 Resolver = Callable[[str | None], Resource | None]
 
@@ -29,6 +41,8 @@ class _Exposure:
     starts: list[datetime] = field(default_factory=list)
     ends: list[datetime] = field(default_factory=list)  # past end dates of orders / statements
     administered: list[datetime] = field(default_factory=list)
+    continuous: bool = False  # an agent taken every day / as a depot (medications.yaml `exposure`)
+    periods: list[tuple[datetime, datetime]] = field(default_factory=list)  # continuous use per order / statement
     ongoing: bool = False
     osteoporosis: bool | None = None
     sources: list[str] = field(default_factory=list)
@@ -43,15 +57,52 @@ class MedicationFacts:
     dental_evaluation: bool = False
 
 
+def _contained(resource: Resource, reference: str) -> Resource | None:
+    """A contained resource named by a local reference ("#med1")."""
+    wanted = reference[1:]
+    for item in as_list(resource.get("contained")):
+        if isinstance(item, dict) and item.get("id") == wanted:
+            return item
+    return None
+
+
+def _medication_resource_concept(medication: Resource) -> dict[str, Any] | None:
+    """A Medication's code, with the codes and names of its ingredients (a Medication coded only by its
+    ingredients, or by a local product code, is still recognised)."""
+    code = as_dict(medication.get("code"))
+    codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
+    texts = [code["text"]] if isinstance(code.get("text"), str) and code["text"].strip() else []
+    for ingredient in as_list(medication.get("ingredient")):
+        item = as_dict(as_dict(ingredient).get("itemCodeableConcept"))
+        codings.extend(c for c in as_list(item.get("coding")) if isinstance(c, dict))
+        if isinstance(item.get("text"), str) and item["text"].strip():
+            texts.append(item["text"])
+    if not codings and not texts:
+        return None
+    concept: dict[str, Any] = {"coding": codings}
+    if texts:
+        concept["text"] = " / ".join(texts)
+    return concept
+
+
 def medication_concept(resource: Resource, resolve: Resolver) -> Any:
+    """The medication of a MedicationRequest / Administration / Statement: medicationCodeableConcept, else the
+    Medication it references (contained "#id" or `Medication/id` in the record), else the reference's display."""
     concept = resource.get("medicationCodeableConcept")
     if isinstance(concept, dict):
         return concept
-    reference = resource.get("medicationReference")
-    medication = resolve(reference.get("reference")) if isinstance(reference, dict) else None
-    if isinstance(medication, dict) and isinstance(medication.get("code"), dict):
-        return medication["code"]
-    if isinstance(reference, dict) and isinstance(reference.get("display"), str):
+    reference = as_dict(resource.get("medicationReference"))
+    target = reference.get("reference")
+    medication: Resource | None = None
+    if isinstance(target, str) and target.startswith("#"):
+        medication = _contained(resource, target)
+    elif isinstance(target, str):
+        medication = resolve(target)
+    if isinstance(medication, dict):
+        found = _medication_resource_concept(medication)
+        if found is not None:
+            return found
+    if isinstance(reference.get("display"), str) and reference["display"].strip():
         return {"text": reference["display"]}
     return None
 
@@ -69,15 +120,19 @@ def _dose_mg(resource: Resource) -> float | None:
     return None
 
 
-def _osteoporosis_dose(medication: Medication, resource: Resource, concept: Any) -> bool | None:
-    if medication.ingredient != "denosumab":
-        return None
+def osteoporosis_dose(kb: Knowledge, medication: Medication, resource: Resource, concept: Any) -> bool | None:
+    """Osteoporosis regimen (True), oncology regimen (False) or unknown (None) of a bone-modifying agent.
+
+    Decided only by the dose patterns of medications.yaml (Knowledge.osteoporosis_dose): a structured dose in mg is
+    rendered as "<n> mg" and read by the same patterns as the medication text."""
     dose = _dose_mg(resource)
     if dose is not None:
-        return dose <= 60
-    text = concept_text(concept).lower()
-    if re.search(r"\b120\s*mg|xgeva", text):
-        return False
+        found = kb.osteoporosis_dose(medication.ingredient, f"{dose:g} mg")
+        if found is not None:
+            return found
+    found = kb.osteoporosis_dose(medication.ingredient, concept_text(concept))
+    if found is not None:
+        return found
     return True if medication.osteoporosis_dose else None
 
 
@@ -112,9 +167,10 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             medication = kb.medication(concept)
             if medication is None:
                 continue
-            exposure = exposures.setdefault(medication.ingredient, _Exposure(medication))
+            exposure = exposures.setdefault(medication.ingredient, _Exposure(
+                medication, continuous=kb.continuous_exposure(medication.ingredient)))
             exposure.sources.append(ref(resource))
-            dose = _osteoporosis_dose(medication, resource, concept)
+            dose = osteoporosis_dose(kb, medication, resource, concept)
             if dose is not None:
                 exposure.osteoporosis = dose if exposure.osteoporosis is None else exposure.osteoporosis and dose
             if rtype == "MedicationAdministration":
@@ -123,25 +179,73 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                     exposure.administered.append(when)
                     exposure.ongoing |= timedelta(0) <= now - when <= timedelta(days=active_days)
                 continue
-            start, end = _dates(resource)
-            if start is not None:
-                exposure.starts.append(start)
-            if end is not None and end <= now and (start is None or start <= end):
-                exposure.ends.append(end)
-            exposure.ongoing |= status(resource) == "active" and (end is None or end >= now) and (
-                start is None or start <= now)
+            _add_order_exposure(exposure, resource, now)
     for exposure in exposures.values():
         out.therapies.append(_therapy(exposure))
-    _procedures(kb, record_of("Procedure"), out)
+    _procedures(kb, record_of("Procedure"), out, exposures, now, active_days)
     return out
+
+
+def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime) -> None:
+    """An order or statement as a period of use: from its start to its end date, an active one (not ended) up to
+    `now`; one without an end that is no longer active is a single day of use (its start)."""
+    start, end = _dates(resource)
+    if start is None:
+        if status(resource) == "active" and (end is None or end >= now):
+            exposure.ongoing = True
+        return
+    exposure.starts.append(start)
+    if end is not None and end < start:
+        end = None  # an end before the start is an entry error
+    if end is not None and end <= now:
+        exposure.ends.append(end)
+    active = status(resource) == "active" and (end is None or end >= now)
+    if start > now:
+        return  # planned, not yet taken
+    if active:
+        exposure.ongoing = True
+        exposure.periods.append((start, now))
+    elif end is not None:
+        exposure.periods.append((start, min(end, now)))
+    else:
+        exposure.periods.append((start, start))
+
+
+def _merged(periods: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Overlapping or touching periods (a dose change: one order ends, the next starts) as one."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(periods):
+        if merged and start <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _sampled(periods: list[tuple[datetime, datetime]]) -> list[datetime]:
+    """Dates of use of continuous periods: each start, then once a week, and the end."""
+    dates: list[datetime] = []
+    for start, end in periods:
+        moment = start
+        while moment < end:
+            dates.append(moment)
+            moment += _PERIOD_SAMPLE
+        dates.append(end)
+    return dates
 
 
 def _therapy(exposure: _Exposure) -> Therapy:
     administered = sorted(exposure.administered)
-    doses = tuple(administered or sorted(exposure.starts))
     known = administered + exposure.starts
-    # without administrations, the latest known date of use is the later of the last start and a past end date
-    used = administered or sorted(exposure.starts + exposure.ends)
+    periods: list[tuple[datetime, datetime]] = []
+    if administered:  # administrations are the record of use when there are any
+        doses, used = administered, administered
+    elif exposure.continuous:  # taken every day: the orders' and statements' periods of use
+        periods = _merged(exposure.periods)
+        doses = used = sorted(set(_sampled(periods)))
+    else:  # given in doses (IV cycles): the order dates; the latest known use is a past end date at most
+        doses = sorted(exposure.starts)
+        used = sorted(exposure.starts + exposure.ends)
     return Therapy(
         agent=exposure.medication.ingredient,
         drug_class=exposure.medication.drug_class,
@@ -150,12 +254,15 @@ def _therapy(exposure: _Exposure) -> Therapy:
         ongoing=exposure.ongoing,
         osteoporosis_dose=bool(exposure.osteoporosis),
         administered=bool(administered),
-        doses=doses,
+        doses=tuple(doses),
         sources=tuple(exposure.sources),
+        periods=tuple(p for p in periods if p[1] > p[0]),
     )
 
 
-def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts) -> None:
+def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts,
+                exposures: dict[str, _Exposure], now: datetime, active_days: float) -> None:
+    chemotherapy = _Exposure(PROCEDURE_CHEMOTHERAPY)
     for procedure in procedures:
         if not verified(procedure) or status(procedure) not in DONE_PROCEDURE:
             continue
@@ -166,5 +273,19 @@ def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: Medication
         elif kb.valueset("VS_BREAST_SURGERY").matches(code):
             if when is not None:
                 out.surgeries.append(when)
+        elif kb.valueset("VS_CHEMO_ADMINISTRATION").matches(code):
+            if when is not None and when <= now:
+                chemotherapy.administered.append(when)
+                chemotherapy.sources.append(ref(procedure))
+                chemotherapy.ongoing |= now - when <= timedelta(days=active_days)
         elif _BIOPSY.search(concept_text(code)) and when is not None:
             out.biopsies.append(when)
+    if chemotherapy.administered and not _documented_elsewhere(chemotherapy, exposures):
+        out.therapies.append(_therapy(chemotherapy))
+
+
+def _documented_elsewhere(procedure: _Exposure, exposures: dict[str, _Exposure]) -> bool:
+    """The chemotherapy procedures only repeat administrations already on record (same days): not a second agent."""
+    given = {d.date() for e in exposures.values() if e.medication.drug_class == "chemotherapy"
+             for d in e.administered}
+    return all(d.date() in given for d in procedure.administered)

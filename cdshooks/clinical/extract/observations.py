@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,21 +70,40 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
     return None, None
 
 
-def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
+_BOUND = re.compile(r"^\s*(>=|<=|=>|=<|>|<|≥|≤)?\s*(\d+(?:[.,]\d+)?)\s*([A-Za-z/.()\[\]{}^0-9_ ]*)$")
+_COMPARATORS = {">=": ">=", "=>": ">=", "≥": ">=", "<=": "<=", "=<": "<=", "≤": "<=", ">": ">", "<": "<"}
+
+
+def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
+    """(value, unit, comparator) of a lab result: valueQuantity (with its comparator), else a valueString such as
+    ">60" or "> 60 mL/min/1.73m2" as labs report eGFR above the reportable range. A bound reads as its number:
+    ">60" is 60 with comparator ">" (above 60, never low)."""
     quantity = observation.get("valueQuantity") if isinstance(observation.get("valueQuantity"), dict) else {}
-    value = quantity_value(quantity)
-    unit = str(quantity.get("unit") or quantity.get("code") or "")
+    if quantity:
+        comparator = quantity.get("comparator") if isinstance(quantity.get("comparator"), str) else ""
+        return quantity_value(quantity), str(quantity.get("unit") or quantity.get("code") or ""), comparator
+    text = observation.get("valueString")
+    match = _BOUND.match(text) if isinstance(text, str) and len(text) < 60 else None
+    if match is None:
+        return None, "", ""
+    return float(match.group(2).replace(",", ".")), match.group(3).strip(), _COMPARATORS.get(match.group(1) or "", "")
+
+
+def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
+    value, unit, comparator = _lab_value(observation)
     when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
     flag, basis, high = _interpretation(kb, observation), "interpretation", None
     if value is not None:
         range_flag, high = _range_flag(observation, value, unit)
+        if (comparator[:1], range_flag) in {(">", "low"), ("<", "high")}:
+            range_flag = None  # ">60" against a low limit of 90 says neither low nor normal
         if flag is None and range_flag is not None:
             flag, basis = range_flag, "reference-range"
     if flag is None:
         basis = "none"
         if kind == "alp" and value is not None and unit.lower() in ALP_UNITS:
             flag, basis = ("high" if value > alp_uln else "normal"), "fallback-limit"
-    return LabResult(kind, when, value, unit, flag, basis, high, ref(observation))
+    return LabResult(kind, when, value, unit, flag, basis, high, ref(observation), comparator=comparator)
 
 
 def receptor_status(kb: Knowledge, observation: Resource) -> str | None:

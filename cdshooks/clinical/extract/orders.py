@@ -9,7 +9,7 @@ from datetime import datetime
 
 from cdshooks.clinical.extract.common import concepts, label_of, ref, status
 from cdshooks.clinical.extract.conditions import symptom_kind
-from cdshooks.clinical.extract.medications import medication_concept
+from cdshooks.clinical.extract.medications import medication_concept, osteoporosis_dose
 from cdshooks.clinical.facts import DraftOrder, Symptom
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import concept_text
@@ -57,7 +57,8 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
                 continue
             orders.append(DraftOrder(reference, reference in selected, medication.ingredient,
                                      medication=medication.ingredient, drug_class=medication.drug_class,
-                                     osteoporosis_dose=medication.osteoporosis_dose, reason_text=reason_text))
+                                     osteoporosis_dose=bool(osteoporosis_dose(kb, medication, resource, concept)),
+                                     reason_text=reason_text))
     return _merge_split_ct(kb, orders), symptoms
 
 

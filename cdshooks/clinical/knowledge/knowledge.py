@@ -90,6 +90,25 @@ class Knowledge:
                 results.setdefault(ingredient, self._make_medication(ingredient, None, text))
         return tuple(results.values())
 
+    def osteoporosis_dose(self, ingredient: str, text: str) -> bool | None:
+        """Whether ``text`` (a medication text, or a structured dose rendered as "60 mg") names the osteoporosis
+        regimen of ``ingredient`` (True), its oncology regimen (False), or neither (None). The one place this is
+        decided: the ``*_dose_patterns`` of medications.yaml."""
+        info = self._meds.get(ingredient)
+        if info is None or not text:
+            return None
+        if any(p.search(text) for p in info.oncology_patterns):
+            return False
+        if any(p.search(text) for p in info.osteoporosis_patterns):
+            return True
+        return None
+
+    def continuous_exposure(self, ingredient: str) -> bool:
+        """True for an agent taken every day or as a depot (medications.yaml `exposure: continuous`): an order or
+        statement of it is exposure over its whole period, not one dose on its start date."""
+        info = self._meds.get(ingredient)
+        return bool(info and info.continuous)
+
     def ingredients(self, drug_class: str) -> tuple[str, ...]:
         """Ingredient names of a drug class, in file order."""
         return tuple(name for name, info in self._meds.items() if info.drug_class == drug_class)
@@ -107,7 +126,7 @@ class Knowledge:
     def _make_medication(self, ingredient: str, dose_flag: bool | None, text: str) -> Medication:
         info = self._meds[ingredient]
         if dose_flag is None:
-            dose_flag = _osteoporosis_dose(info, text)
+            dose_flag = bool(self.osteoporosis_dose(ingredient, text))
         return Medication(ingredient=ingredient, drug_class=info.drug_class, osteoporosis_dose=dose_flag)
 
     # -- procedures ---------------------------------------------------------------------------------------
@@ -272,10 +291,3 @@ class Knowledge:
 def _normalize_name(name: str) -> str:
     return " ".join(re.split(r"[\s-]+", name.casefold().strip()))
 
-
-def _osteoporosis_dose(info: _MedInfo, text: str) -> bool:
-    if not info.osteoporosis_patterns or not text:
-        return False
-    if any(p.search(text) for p in info.oncology_patterns):
-        return False
-    return any(p.search(text) for p in info.osteoporosis_patterns)

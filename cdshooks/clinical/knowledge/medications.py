@@ -35,7 +35,9 @@ _MEDICATION_FIELDS = {
     "names",
     "oncology_dose_patterns",
     "osteoporosis_dose_patterns",
+    "exposure",
 }
+EXPOSURES = {"doses", "continuous"}
 
 
 def _build_medications(loaded: _Loaded, terms: Terminology) -> _MedicationTables:
@@ -56,8 +58,12 @@ def _build_medications(loaded: _Loaded, terms: Terminology) -> _MedicationTables
             )
         _add_medication_codes(loaded, name, obj, terms, tables)
         _add_medication_names(loaded, name, obj, tables)
+        exposure = obj.get("exposure", "doses")
+        if exposure not in EXPOSURES:
+            raise loaded.error(name, f"exposure must be one of {sorted(EXPOSURES)} (got {exposure!r})")
         tables.infos[name] = _MedInfo(
             drug_class=str(obj["class"]),
+            continuous=exposure == "continuous",
             oncology_patterns=_pattern_list(loaded, name, obj.get("oncology_dose_patterns")),
             osteoporosis_patterns=_pattern_list(loaded, name, obj.get("osteoporosis_dose_patterns")),
         )

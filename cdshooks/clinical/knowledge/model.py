@@ -245,5 +245,6 @@ class _ProcPattern:
 @dataclass(frozen=True)
 class _MedInfo:
     drug_class: str
+    continuous: bool = False  # taken every day (oral) or as a depot: an order is exposure over its whole period
     oncology_patterns: tuple[re.Pattern[str], ...] = ()
     osteoporosis_patterns: tuple[re.Pattern[str], ...] = ()
