@@ -87,6 +87,30 @@ class Symptom:
 
 
 @dataclass(frozen=True)
+class LabResult:
+    kind: str  # alp | alt | ast | bilirubin | egfr | creatinine | calcium | calcium-ionised | calcium-corrected
+    # | albumin
+    when: datetime | None
+    value: float | None
+    unit: str
+    flag: str | None  # high | low | normal | None (unknown)
+    basis: str  # interpretation | reference-range | fallback-limit | none
+    reference_high: float | None = None
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
+                 "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
+                 "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
+        value = f"{self.value:g}" if self.value is not None else "result"
+        unit = f" {self.unit}" if self.unit else ""
+        flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
+        when = f" on {self.when.date().isoformat()}" if self.when else ""
+        return f"{names.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
+
+
+@dataclass(frozen=True)
 class Receptor:
     kind: str  # er | pr | her2
     when: datetime | None

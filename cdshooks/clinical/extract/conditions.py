@@ -123,7 +123,8 @@ def onset_of(resource: Resource, birth_date: date | None = None) -> tuple[dateti
     return (recorded, "recorded") if recorded is not None else (None, "none")
 
 
-def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...], birth_date: date | None = None) -> ConditionFacts:
+def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
+                       birth_date: date | None = None) -> ConditionFacts:
     out = ConditionFacts()
     cancers: list[tuple[Condition, str | None]] = []
     for resource in conditions:

@@ -5,6 +5,7 @@ rating each imaging draft gets (Argonaut PAMA codes).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from cdshooks.clinical.facts import (
@@ -155,7 +156,10 @@ def ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool)
     """
     if not complete:
         return []
-    applies = scenario_applies(facts, params)
+    # CNS symptoms call for neuroimaging as well (R05 card) but never switch off the rating of the body survey
+    # itself (clinical-rules.md §7.2): the scenario is judged without them
+    cns = set(cns_symptoms(facts, params))
+    applies = scenario_applies(replace(facts, symptoms=tuple(s for s in facts.symptoms if s not in cns)), params)
     out = []
     for order in imaging_orders(facts):
         if not order.ref.startswith("ServiceRequest/"):
