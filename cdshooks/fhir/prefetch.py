@@ -18,10 +18,12 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 
 # Laboratory tests the rules read: ALP, ALT, AST, total bilirubin, eGFR (CKD-EPI 2021, CKD-EPI, MDRD,
-# race-specific variants), creatinine, calcium (clinical-rules.md §3.5).
+# race-specific variants), creatinine, calcium (clinical-rules.md §3.5); calcium in moles, ionised and
+# albumin-corrected calcium and albumin for R26 (VS_LAB_CALCIUM*, VS_LAB_ALBUMIN).
 LAB_CODES = (
     "6768-6", "1742-6", "1920-8", "1975-2", "98979-8", "62238-1", "33914-3", "48642-3", "48643-1",
     "88293-6", "88294-4", "2160-0", "17861-6",
+    "2000-8", "1994-3", "1995-0", "29265-6", "1751-7", "61151-7", "61152-5", "2862-1",
 )
 # ER, PR and HER2 results (clinical-rules.md §3.5, VS_ER_TEST / VS_PR_TEST / VS_HER2_TEST).
 MARKER_CODES = (
@@ -31,7 +33,11 @@ MARKER_CODES = (
 # Symptoms recorded as Observations: bone pain, headache, seizure, muscle weakness, hemiparesis,
 # hemiplegia, low back pain, backache (clinical-rules.md §3.3).
 SYMPTOM_CODES = ("12584003", "25064002", "91175000", "26544005", "20022000", "50582007", "279039007",
-                 "161891005")
+                 "161891005",
+                 # R05 visual / speech deficits, R25 neck pain and cord deficits (VS_CNS_SYMPTOMS, VS_SPINAL_PAIN,
+                 # VS_NEURO_DEFICIT)
+                 "24982008", "87486003", "8011004", "81680005", "267064002", "165232002", "72042002", "22325002",
+                 "44077006", "192970008")
 RADIOLOGY_CATEGORIES = ("http://terminology.hl7.org/CodeSystem/v2-0074|RAD", f"{LOINC}|LP29684-5")
 
 
@@ -56,7 +62,7 @@ PREFETCH: dict[str, PrefetchKey] = {
     ),
     "labs": PrefetchKey(
         f"Observation?patient={PATIENT}&code={_token_list(LOINC, LAB_CODES)}&_sort=-date&_count=200", False,
-        "ALP, liver tests, eGFR, creatinine, calcium",
+        "ALP, liver tests, eGFR, creatinine, calcium (total, ionised, corrected), albumin",
     ),
     "tumorMarkers": PrefetchKey(
         f"Observation?patient={PATIENT}&code={_token_list(LOINC, MARKER_CODES)}&_sort=-date&_count=50", False,
