@@ -52,7 +52,11 @@ EXPECTED_HOOKS: dict[str, set[str]] = {
     "classic-bone-scan-stage-iv": {*PATIENT},
     "recurrence-after-treated-mets": {*PATIENT},
     "orthopedic-evaluation": {*PATIENT},
+    # added after the second clinical review (clinical-rules.md §7.3)
+    "spinal-cord-compression-mri-spine": {*ORDER, *PATIENT},
+    "hypercalcaemia-of-malignancy": {*ORDER, *PATIENT},
 }
+CRITICAL = frozenset({"spinal-cord-compression-mri-spine", "hypercalcaemia-of-malignancy"})
 CONTRACT = frozenset(EXPECTED_HOOKS)
 # topics added after the architecture contract (added, never renamed): the quiet R02 confirmation card
 EXPECTED_HOOKS["acr-usually-appropriate"] = {*ORDER}
@@ -97,7 +101,7 @@ def architecture_topics(text: str) -> set[str]:
 
 def test_catalog_topics_are_the_contract() -> None:
     assert set(CATALOG) == TOPICS
-    assert len(CONTRACT) == 24 and CONTRACT < TOPICS
+    assert len(CONTRACT) == 24 + 2 and CONTRACT < TOPICS
 
 
 @pytest.mark.skipif(not ARCHITECTURE.is_file(), reason="shared design folder not present")
@@ -146,8 +150,9 @@ def test_entry_metadata(topic: str) -> None:
     spec = CATALOG[topic]
     assert spec.evidence, f"{topic}: no evidence"
     assert set(spec.hooks) == EXPECTED_HOOKS[topic]
-    assert spec.indicator in {"info", "warning"}  # no seed rule justifies critical
-    if spec.indicator == "warning" and set(spec.hooks) & set(ORDER):
+    # only the two emergencies of clinical-rules.md §7.3 are critical; no seed rule justifies it otherwise
+    assert spec.indicator == "critical" if topic in CRITICAL else spec.indicator in {"info", "warning"}
+    if spec.indicator in {"warning", "critical"} and set(spec.hooks) & set(ORDER):
         assert 2 <= len(spec.override_reasons) <= 4, f"{topic}: order-time warning needs override reasons"
     for reason in spec.override_reasons:
         assert re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", reason.code), reason.code

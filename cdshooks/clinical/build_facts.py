@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from cdshooks.clinical.extract.conditions import extract_conditions
 from cdshooks.clinical.extract.imaging import extract_bone_pathology, extract_imaging
@@ -11,11 +11,12 @@ from cdshooks.clinical.extract.observations import extract_observations
 from cdshooks.clinical.extract.orders import extract_orders
 from cdshooks.clinical.facts import PatientFacts, Receptor
 from cdshooks.clinical.knowledge import Knowledge
+from cdshooks.fhir.codes import parse_fhir_datetime
 from cdshooks.fhir.record import Record
 
 
 def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
-    conditions = extract_conditions(kb, record.of("Condition"))
+    conditions = extract_conditions(kb, record.of("Condition"), _birth_date(record))
     observations = extract_observations(kb, record.of("Observation"), kb.param("P_ALP_ULN"))
     medications = extract_medications(kb, record.of, record.resolve, now, kb.param("P_THERAPY_ACTIVE_DAYS"))
     orders, order_symptoms = extract_orders(kb, record, now)
@@ -56,3 +57,12 @@ def _triple_negative_from_receptors(receptors: tuple[Receptor, ...]) -> tuple[bo
         newest = max(r.when for r in latest.values() if r.when)
         return True, f"ER, PR and HER2 negative ({newest.date().isoformat()})"
     return False, ""
+
+
+def _birth_date(record: Record) -> date | None:
+    """The patient's birthDate (for Condition.onsetAge), or None."""
+    for patient in record.of("Patient"):
+        born = parse_fhir_datetime(patient.get("birthDate")) if isinstance(patient, dict) else None
+        if born is not None:
+            return born.date()
+    return None

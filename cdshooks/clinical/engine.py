@@ -22,6 +22,7 @@ from cdshooks.clinical.rules import (
     contrast,
     discordance,
     disease_course,
+    emergencies,
     flare,
     markers,
     negative_scan,
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 Rule = Callable[[PatientFacts, Params], list[Finding]]
 
 ORDER_RULES: tuple[Rule, ...] = (
+    emergencies.cord_compression_at_order,
+    emergencies.hypercalcaemia_at_order,
     site.cns_symptoms_at_order,
     contrast.renal_impairment_contrast,
     site.visceral_suspicion_bone_scan_alone,
@@ -48,6 +51,8 @@ ORDER_RULES: tuple[Rule, ...] = (
 )
 
 RESULT_RULES: tuple[Rule, ...] = (
+    emergencies.cord_compression_in_chart,
+    emergencies.hypercalcaemia_in_chart,
     discordance.discordant_ct_positive_bone_scan_negative,
     discordance.false_negative_after_chemo,
     flare.bone_scan_flare,

@@ -33,20 +33,65 @@ _STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.IN
                      BoneMetResult.NEGATIVE: Status.NEGATIVE}
 
 
+# Symptom.kind values of the neurological symptoms (VS_CNS_SYMPTOMS and VS_NEURO_DEFICIT)
+CNS_SYMPTOM_KINDS = frozenset({"headache", "seizure", "weakness", "visual", "speech"})
+# how a symptom's date was known: an onset (onsetDateTime/Period/Age/String), an observation's effective time, the
+# reason of an order being placed now, or only the date the entry was recorded (history without an onset)
+ONSET_BASES = ("onset", "effective", "order", "recorded", "none")
+
+
 @dataclass(frozen=True)
 class Symptom:
-    kind: str  # bone-pain | headache | seizure | weakness | weight-loss | visceral
+    kind: str  # bone-pain | headache | seizure | weakness | visual | speech | neuro-deficit | weight-loss | visceral
     label: str
     onset: datetime | None  # onset, else recorded/effective date
     active: bool
     abated: datetime | None = None
     site: str | None = None  # body site text (e.g. "lumbar spine")
     source: str = ""
+    # the value set's sub-kind: back-pain; headache-chronic; weakness-focal | weakness-para | weakness-generic;
+    # sensory | bladder-bowel | gait (neuro-deficit)
+    subkind: str = ""
+    onset_basis: str = "onset"  # one of ONSET_BASES
+
+    @property
+    def new_onset_known(self) -> bool:
+        """The date is when the symptom began or was observed, not only when a history entry was recorded."""
+        return self.onset is not None and self.onset_basis in {"onset", "effective", "order"}
+
+    @property
+    def cns_specific(self) -> bool:
+        """A new, specific neurological symptom of R05 (clinical-rules.md §7.2): seizure, focal weakness or
+        hemiparesis, a headache that is not a chronic headache disorder, a visual or speech deficit. Generic muscle
+        weakness, weakness of both legs (a spinal pattern, R25) and chronic headache codes do not count."""
+        if self.kind == "headache":
+            return self.subkind != "headache-chronic"
+        if self.kind == "weakness":
+            return self.subkind == "weakness-focal"
+        return self.kind in {"seizure", "visual", "speech"}
+
+    @property
+    def spinal_pain(self) -> bool:
+        """Back or neck pain (R25): coded as such, or bone pain whose site or name is the spine."""
+        if self.kind != "bone-pain":
+            return False
+        if self.subkind == "back-pain":
+            return True
+        text = f"{self.site or ''} {self.label}".lower()
+        return any(w in text for w in ("spine", "spinal", "back", "vertebr", "lumbar", "thoracic", "cervical",
+                                       "neck", "sacr"))
+
+    @property
+    def cord_deficit(self) -> bool:
+        """A neurological deficit of cord or cauda equina compression (R25): limb weakness of any kind, sensory
+        level or loss, bladder or bowel dysfunction, gait disturbance."""
+        return self.kind in {"weakness", "neuro-deficit"}
 
 
 @dataclass(frozen=True)
 class LabResult:
-    kind: str  # alp | alt | ast | bilirubin | egfr | creatinine | calcium
+    kind: str  # alp | alt | ast | bilirubin | egfr | creatinine | calcium | calcium-ionised | calcium-corrected
+    # | albumin
     when: datetime | None
     value: float | None
     unit: str
@@ -59,7 +104,8 @@ class LabResult:
     @property
     def label(self) -> str:
         names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
-                 "creatinine": "Creatinine", "calcium": "Calcium"}
+                 "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
+                 "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
         value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""

@@ -182,8 +182,13 @@ def test_cns_symptom_kinds(kb: Knowledge) -> None:
     cns = kb.valueset("VS_CNS_SYMPTOMS")
     assert cns.kinds(concept((SCT, "25064002"))) == {"headache"}
     assert cns.kinds(concept((SCT, "91175000"))) == {"seizure"}
-    assert cns.kinds(concept((SCT, "26544005"))) == {"weakness"}
-    assert cns.kinds({"text": "New headaches and left arm weakness"}) == {"headache", "weakness"}
+    # generic muscle weakness and chronic headache are recognised as such, so R05 can leave them out (§7.2)
+    assert cns.kinds(concept((SCT, "26544005"))) == {"weakness-generic"}
+    assert cns.kinds({"text": "New headaches and left arm weakness"}) == {"headache", "weakness-focal"}
+    assert "headache-chronic" in cns.kinds({"text": "Chronic tension-type headache"})
+    assert cns.kinds(concept((ICD, "G43.909"))) == {"headache-chronic"}
+    assert cns.kinds({"text": "Paraparesis"}) == {"weakness-para"}
+    assert cns.kinds({"text": "Expressive aphasia"}) == {"speech"}
     assert cns.kinds({"text": "nausea"}) == frozenset()
 
 
@@ -583,6 +588,14 @@ EXPECTED_PARAMETERS = {
     "P_THERAPY_ACTIVE_DAYS": 28,
     "P_RESULT_RECENT_DAYS": 90,
     "P_SCENARIO_REQUIRE_NEOADJUVANT": 0,
+    # R25 / R26 (clinical-rules.md §7.3)
+    "P_CORD_PAIN_LOOKBACK_DAYS": 90,
+    "P_SUSPECTED_METS_IMAGING_DAYS": 365,
+    "P_CALCIUM_LOOKBACK_DAYS": 7,
+    "P_ALBUMIN_PAIRING_DAYS": 3,
+    "P_CALCIUM_CORRECTED_ULN_MGDL": 10.5,
+    "P_CALCIUM_CORRECTED_ULN_MMOLL": 2.6,
+    "P_CALCIUM_IONISED_ULN_MMOLL": 1.32,
 }
 
 

@@ -311,7 +311,7 @@ def test_cns_card_until_a_brain_mri_answers_the_question() -> None:
 
 
 def test_cns_weakness_with_back_pain_suggests_spine_too() -> None:
-    weakness = Symptom("weakness", "Left leg weakness", ago(2), True)
+    weakness = Symptom("weakness", "Left leg weakness", ago(2), True, subkind="weakness-focal")
     back = Symptom("bone-pain", "Low back pain", ago(6), True, site="Lumbar spine")
     [finding] = site.cns_symptoms_at_order(facts(order(), symptoms=(weakness, back)), PARAMS)
     assert finding.suggestions == ("add-mri-brain", "add-mri-spine")

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cdshooks.clinical.extract.common import Resource, clinically_active, first_date, label_of, ref, site_text, verified
 from cdshooks.clinical.facts import Condition, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text, profile
+from cdshooks.fhir.codes import concept_text, parse_fhir_datetime, profile
 
 _STAGE = re.compile(r"\bstage\s*(0|IV|I{1,3})\s*([ABC])?\b|\b(?:AJCC\s*)?(0|IV|I{1,3})([ABC])\b", re.IGNORECASE)
 # "Stage 2A" as EHRs often write it: the arabic stage after the word "stage" (a sub-stage letter may follow)
 _ARABIC_STAGE = re.compile(r"\bstage\s*([0-4])(?=\s*[ABC]?\b)", re.IGNORECASE)
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 SEVERE_CKD = {"stage-4", "stage-5", "esrd"}
-CNS_KINDS = {"headache", "seizure", "weakness"}
-# the value sets symptom_kind reads (the symptomObservations prefetch filter is generated from them)
-SYMPTOM_SETS = ("VS_CNS_SYMPTOMS", "VS_BONE_PAIN", "VS_WEIGHT_LOSS", "VS_VISCERAL_SYMPTOMS")
+# VS_CNS_SYMPTOMS kinds -> (Symptom.kind, subkind); the first listed wins when a concept matches several
+CNS_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("headache-chronic", "headache", "headache-chronic"), ("seizure", "seizure", ""),
+    ("weakness-para", "weakness", "weakness-para"), ("weakness-focal", "weakness", "weakness-focal"),
+    ("visual", "visual", ""), ("speech", "speech", ""), ("headache", "headache", ""),
+    ("weakness-generic", "weakness", "weakness-generic"),
+)
+DEFICIT_KINDS = ("bladder-bowel", "sensory", "gait")
+# onsetAge units (UCUM and common spellings) -> days
+_AGE_UNITS = {"a": 365.25, "yr": 365.25, "year": 365.25, "years": 365.25, "mo": 30.44, "month": 30.44,
+              "months": 30.44, "wk": 7.0, "week": 7.0, "weeks": 7.0, "d": 1.0, "day": 1.0, "days": 1.0}
+# the value sets symptom_kinds reads (the symptomObservations prefetch filter is generated from them)
+SYMPTOM_SETS = ("VS_CNS_SYMPTOMS", "VS_BONE_PAIN", "VS_WEIGHT_LOSS", "VS_VISCERAL_SYMPTOMS", "VS_NEURO_DEFICIT",
+                "VS_SPINAL_PAIN")
 
 
 @dataclass
@@ -64,21 +75,64 @@ def _stage_of(condition: Resource) -> str | None:
     return None
 
 
-def symptom_kind(kb: Knowledge, concept: Any) -> str | None:
-    """bone-pain | headache | seizure | weakness | weight-loss | visceral, from a symptom concept."""
-    if kb.valueset("VS_CNS_SYMPTOMS").matches(concept):
-        kinds = kb.valueset("VS_CNS_SYMPTOMS").kinds(concept) & CNS_KINDS
-        return sorted(kinds)[0] if kinds else "weakness"
+def symptom_kinds(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
+    """(kind, subkind) of a symptom concept: kind bone-pain | headache | seizure | weakness | visual | speech |
+    neuro-deficit | weight-loss | visceral; subkind the finer value-set kind (e.g. weakness-focal, back-pain)."""
+    cns = kb.valueset("VS_CNS_SYMPTOMS")
+    if cns.matches(concept):
+        kinds = cns.kinds(concept)
+        for vs_kind, kind, subkind in CNS_KINDS:
+            if vs_kind in kinds:
+                return kind, subkind
+        return "weakness", "weakness-generic"
+    deficit = kb.valueset("VS_NEURO_DEFICIT")
+    if deficit.matches(concept):
+        kinds = deficit.kinds(concept)
+        return "neuro-deficit", next((k for k in DEFICIT_KINDS if k in kinds), "sensory")
     if kb.valueset("VS_BONE_PAIN").matches(concept):
-        return "bone-pain"
+        return "bone-pain", "back-pain" if "back-pain" in kb.valueset("VS_BONE_PAIN").kinds(concept) else ""
+    if kb.valueset("VS_SPINAL_PAIN").matches(concept):
+        return "bone-pain", "back-pain"
     if kb.valueset("VS_WEIGHT_LOSS").matches(concept):
-        return "weight-loss"
+        return "weight-loss", ""
     if kb.valueset("VS_VISCERAL_SYMPTOMS").matches(concept):
-        return "visceral"
+        return "visceral", ""
     return None
 
 
-def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> ConditionFacts:
+def symptom_kind(kb: Knowledge, concept: Any) -> str | None:
+    """The kind alone (see `symptom_kinds`)."""
+    found = symptom_kinds(kb, concept)
+    return found[0] if found else None
+
+
+def onset_of(resource: Resource, birth_date: date | None = None) -> tuple[datetime | None, str]:
+    """When a Condition began, and how that is known: onsetDateTime / onsetPeriod.start, onsetAge (with the
+    patient's birthDate), onsetString when it is a date ("onset"); else recordedDate ("recorded"); else none."""
+    onset = first_date(resource, "onsetDateTime", "onsetPeriod.start")
+    if onset is not None:
+        return onset, "onset"
+    age = resource.get("onsetAge")
+    if isinstance(age, dict) and birth_date is not None:
+        value = age.get("value")
+        unit = str(age.get("code") or age.get("unit") or "a").strip().lower()
+        if isinstance(value, int | float) and not isinstance(value, bool) and unit in _AGE_UNITS and value >= 0:
+            try:
+                born = datetime(birth_date.year, birth_date.month, birth_date.day, tzinfo=UTC)
+                return born + timedelta(days=float(value) * _AGE_UNITS[unit]), "onset"
+            except (OverflowError, ValueError):
+                pass
+    text = resource.get("onsetString")
+    if isinstance(text, str):
+        parsed = parse_fhir_datetime(text.strip())
+        if parsed is not None:
+            return parsed, "onset"
+    recorded = first_date(resource, "recordedDate")
+    return (recorded, "recorded") if recorded is not None else (None, "none")
+
+
+def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
+                       birth_date: date | None = None) -> ConditionFacts:
     out = ConditionFacts()
     cancers: list[tuple[Condition, str | None]] = []
     histories: list[Condition] = []
@@ -87,7 +141,7 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
             continue
         raw_code = resource.get("code")
         code = profile(raw_code)  # read once, matched against many value sets
-        onset = first_date(resource, "onsetDateTime", "onsetPeriod.start", "recordedDate")
+        onset, onset_basis = onset_of(resource, birth_date)
         label = label_of(raw_code, "condition")
         active = clinically_active(resource)
         condition = Condition(label, onset, ref(resource), site_text(resource), concept_text(code))
@@ -118,11 +172,12 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...]) -> Condi
         if kb.valueset("VS_OSTEOPENIA").matches(code):
             out.osteopenia = out.osteopenia or active
             continue
-        kind = symptom_kind(kb, code)
-        if kind is not None:
+        kinds = symptom_kinds(kb, code)
+        if kinds is not None:
+            kind, subkind = kinds
             abated = first_date(resource, "abatementDateTime", "abatementPeriod.end")
             out.symptoms.append(Symptom(kind, label_of(raw_code, kind.replace("-", " ")), onset, active, abated,
-                                        site_text(resource), ref(resource)))
+                                        site_text(resource), ref(resource), subkind, onset_basis))
     if cancers:
         cancers.sort(key=lambda cs: (cs[1] is None, cs[0].onset is None))
         out.breast_cancer = cancers[0][0]

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, status, verified
-from cdshooks.clinical.extract.conditions import parse_stage, symptom_kind
+from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import concept_text, profile, quantity_value
 
+# order matters where texts overlap: corrected and ionised calcium before total calcium, albumin after them
 LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
-            ("VS_LAB_CALCIUM", "calcium"))
+            ("VS_LAB_CALCIUM_CORRECTED", "calcium-corrected"), ("VS_LAB_CALCIUM_IONISED", "calcium-ionised"),
+            ("VS_LAB_CALCIUM", "calcium"), ("VS_LAB_ALBUMIN", "albumin"))
 RECEPTOR_SETS = (("VS_ER_TEST", "er"), ("VS_PR_TEST", "pr"), ("VS_HER2_TEST", "her2"))
 ALP_UNITS = {"u/l", "iu/l", "[iu]/l", "u/l.", "units/l", "unit/l"}
 UNUSABLE = {"entered-in-error", "cancelled", "registered"}
@@ -151,11 +153,14 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
             out.receptors.append(Receptor(receptor, when, receptor_status(kb, observation), ref(observation)))
             continue
-        symptom = symptom_kind(kb, code)
+        symptom = symptom_kinds(kb, code)
         if symptom is not None:
-            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
-            out.symptoms.append(Symptom(symptom, label_of(raw_code, symptom), when, _present(observation), None,
-                                        site_text(observation), ref(observation)))
+            kind, subkind = symptom
+            effective = first_date(observation, "effectiveDateTime", "effectivePeriod.start")
+            when = effective or first_date(observation, "issued")
+            out.symptoms.append(Symptom(kind, label_of(raw_code, kind), when, _present(observation), None,
+                                        site_text(observation), ref(observation), subkind,
+                                        "effective" if effective else ("recorded" if when else "none")))
             continue
         if "stage" in concept_text(code).lower():
             out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cdshooks.clinical.extract.common import concepts, label_of, ref, status
-from cdshooks.clinical.extract.conditions import symptom_kind
+from cdshooks.clinical.extract.conditions import symptom_kinds
 from cdshooks.clinical.extract.medications import medication_concept, osteoporosis_dose
 from cdshooks.clinical.facts import DraftOrder, Symptom
 from cdshooks.clinical.knowledge import Knowledge
@@ -36,9 +36,11 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
         reasons = concepts(resource.get("reasonCode"))
         reason_text = "; ".join(concept_text(c) for c in reasons if concept_text(c))[:200]
         for concept in reasons:
-            kind = symptom_kind(kb, concept)
-            if kind is not None:
-                symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference))
+            found = symptom_kinds(kb, concept)
+            if found is not None:
+                kind, subkind = found
+                symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference, subkind,
+                                        "order"))
         if resource.get("resourceType") == "ServiceRequest":
             procedure = kb.procedure_class(resource.get("code"))
             if procedure is None:

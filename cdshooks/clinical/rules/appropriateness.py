@@ -155,6 +155,9 @@ def ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool)
     """
     if not complete:
         return []
+    # new, specific CNS symptoms put the patient outside the ACR scenario (R01, seed 002): no rating then; the
+    # narrowed `cns_symptoms` (clinical-rules.md §7.2) keeps generic weakness, chronic headache and history
+    # entries without an onset from switching the rating off
     applies = scenario_applies(facts, params)
     out = []
     for order in imaging_orders(facts):

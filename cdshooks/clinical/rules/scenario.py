@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from cdshooks.clinical.facts import PatientFacts, Symptom, Therapy
+from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
 
 Params = Mapping[str, float]
 
@@ -80,7 +80,10 @@ def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
 
 
 def cns_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
-    return facts.recent_symptoms({"headache", "seizure", "weakness"}, params["P_SUSPICION_LOOKBACK_DAYS"])
+    """New, specific neurological symptoms (R05 as corrected in clinical-rules.md §7.2): active, begun or observed
+    within the window (a history entry known only by its recorded date does not count), and specific."""
+    return [s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), params["P_SUSPICION_LOOKBACK_DAYS"])
+            if s.cns_specific and s.new_onset_known]
 
 
 def systemic_therapies(facts: PatientFacts, params: Params) -> list[Therapy]:

@@ -1,5 +1,9 @@
 """Match the modality to the suspected site: visceral suspicion with a bone scan alone (R04a) and CNS
 symptoms that need brain MRI (R05, at order time and in the chart).
+
+R05 counts only new, specific neurological symptoms (clinical-rules.md §7.2; `scenario.cns_symptoms`), and
+yields to suspected spinal cord compression (R25, `emergencies.cord_compression`): when limb weakness is the only
+CNS symptom and the cord picture is present, the weakness is the cord's, and only the R25 card is shown.
 """
 
 from __future__ import annotations
@@ -7,6 +11,7 @@ from __future__ import annotations
 from cdshooks.clinical.facts import BODY_SURVEYS, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEYS, PatientFacts, Symptom
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.rules.appropriateness import drafted, imaging_orders, recently_imaged
+from cdshooks.clinical.rules.emergencies import cord_compression
 from cdshooks.clinical.rules.scenario import Params, cns_symptoms, earliest_per_kind, scenario_applies, suspicion
 
 
@@ -40,7 +45,8 @@ def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
         return False
     for symptom in facts.symptoms:
         text = f"{symptom.site or ''} {symptom.label}".lower()
-        if symptom.kind == "bone-pain" and symptom.active and any(w in text for w in ("spine", "back", "vertebr")):
+        if symptom.active and (symptom.spinal_pain or (symptom.kind == "bone-pain"
+                                                       and any(w in text for w in ("spine", "back", "vertebr")))):
             return True
     return False
 
@@ -52,10 +58,19 @@ def _brain_mri_since(facts: PatientFacts, symptoms: list[Symptom]) -> bool:
                for i in facts.imaging)
 
 
+def brain_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
+    """The R05 symptoms left for the brain: none when weakness is all there is and the spinal cord compression
+    picture (R25) explains it; a seizure, headache, visual or speech deficit still needs the brain imaged."""
+    symptoms = cns_symptoms(facts, params)
+    if symptoms and all(s.kind == "weakness" for s in symptoms) and cord_compression(facts, params) is not None:
+        return []
+    return symptoms
+
+
 def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
-    symptoms = cns_symptoms(facts, params)
+    symptoms = brain_symptoms(facts, params)
     surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
     if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}) or _brain_mri_since(facts, symptoms):
         return []
@@ -68,7 +83,7 @@ def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
 def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
-    symptoms = cns_symptoms(facts, params)
+    symptoms = brain_symptoms(facts, params)
     if not symptoms:
         return []
     onset = min((s.onset for s in symptoms if s.onset), default=None)
