@@ -102,8 +102,9 @@ def neoadjuvant(facts: PatientFacts, params: Params) -> bool:
 def scenario_applies(facts: PatientFacts, params: Params) -> bool:
     """The ACR scenario (R01): breast cancer, on systemic therapy, new suspicion, no CNS presentation.
 
-    By default any recent systemic therapy qualifies (the "looser mode" of clinical-rules.md §6 item 2);
-    with P_SCENARIO_REQUIRE_NEOADJUVANT = 1 the therapy must look neoadjuvant.
+    By default (P_SCENARIO_REQUIRE_NEOADJUVANT = 1) the therapy must look neoadjuvant: the ACR Topic 235
+    Variant 6 table applies to its own scenario. With 0, any recent systemic therapy qualifies (the "looser
+    mode" of clinical-rules.md §6 item 2), an off-label use of the variant that a site must switch on.
     """
     if facts.breast_cancer is None or cns_symptoms(facts, params):
         return False
