@@ -190,6 +190,8 @@ def load_catalog(directory: Path | None = None) -> dict[str, CardSpec]:
         raise CatalogError(f"card catalog folder not found: {directory}")
     specs: dict[str, CardSpec] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if path.name.startswith("_"):  # catalog-wide texts (e.g. _safety.yaml), not a topic
+            continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:

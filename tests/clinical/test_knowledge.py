@@ -366,6 +366,10 @@ def test_every_procedure_code_classifies_to_its_class(kb: Knowledge) -> None:
         (SCT, "783628002", "XR_SITE"),
         (LOINC, "86987-5", "CT_SPINE"),
         (CPT, "72133", "CT_SPINE"),
+        (CPT, "70460", "CT_OTHER_IV"),
+        (CPT, "70491", "CT_OTHER_IV"),
+        (CPT, "74160", "CT_OTHER_IV"),
+        (CPT, "72193", "CT_OTHER_IV"),
         (SCT, "429875006", "CT_SPINE"),
     ],
 )
@@ -436,6 +440,7 @@ TEXT_EXAMPLES: dict[str, list[str]] = {
     "CT_CHEST_WO_W": ["CT chest without and with contrast"],
     "CT_ABD_PELVIS_WO_W": ["CT Abdomen and Pelvis WO and W contrast IV"],
     "CT_SPINE": ["CT L-spine", "CT thoracic spine without contrast"],
+    "CT_OTHER_IV": ["CT neck with contrast", "CT head w/o and w contrast", "CT soft tissue neck with IV contrast"],
     "MRI_CAP": ["MRI chest abdomen pelvis", "MR Chest and Abdomen and Pelvis WO contrast"],
     "MRI_ABDOMEN_PELVIS": ["MRI abdomen and pelvis with contrast"],
     "MRI_CHEST": ["MRI chest without contrast"],

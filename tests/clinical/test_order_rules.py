@@ -48,6 +48,7 @@ CPT = "http://www.ama-assn.org/go/cpt"
 LOINC = "http://loinc.org"
 FIXTURES = REPO / "fixtures"
 SERVICE_FOR = {"order-select": ORDER_SELECT, "order-sign": ORDER_SIGN}
+POSTCHEMO_ON = {**PARAMS, "P_ORDER_TIME_POSTCHEMO_TIMING": 1}  # the order-time R09 card, off by default
 
 
 # -- hand-built facts ---------------------------------------------------------------------------------
@@ -85,7 +86,9 @@ def lab(kind: str, value: float, when: datetime, flag: str | None) -> LabResult:
 
 def order(cls: str | None = BONE_SCAN_WB, ref: str = "ServiceRequest/sr-1", selected: bool = True,
           drug_class: str | None = None) -> DraftOrder:
-    return DraftOrder(ref, selected, cls or ref, procedure_class=cls, drug_class=drug_class)
+    contrast = KB.procedure_field(cls, "iodinated_contrast") if cls else None
+    return DraftOrder(ref, selected, cls or ref, procedure_class=cls, drug_class=drug_class,
+                      iodinated_contrast=contrast)
 
 
 def facts(*orders: DraftOrder, **kw: Any) -> PatientFacts:
@@ -123,7 +126,7 @@ def imaging(when: datetime, character: LesionCharacter | None, changes: frozense
     (date_ago(29), False, 29),
 ])
 def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) -> None:
-    found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), PARAMS)
+    found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), POSTCHEMO_ON)
     assert bool(found) is fires
     if fires:
         assert found[0].values["days_since"] == days
@@ -131,8 +134,16 @@ def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) ->
 
 def test_post_chemo_counts_only_cytotoxic_agents_and_bone_scans() -> None:
     her2 = therapy("trastuzumab", "her2", ago(5))
-    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(her2, chemo(ago(50)))), PARAMS) == []
-    assert bone_scan_timing.post_chemo_timing(facts(order(CT_CAP_IV), therapies=(chemo(ago(5)),)), PARAMS) == []
+    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(her2, chemo(ago(50)))), POSTCHEMO_ON) == []
+    assert bone_scan_timing.post_chemo_timing(facts(order(CT_CAP_IV), therapies=(chemo(ago(5)),)),
+                                              POSTCHEMO_ON) == []
+
+
+def test_post_chemo_timing_is_off_by_default() -> None:
+    """§7.2: no literature defines the window and it fired during neoadjuvant chemotherapy, where the ACR rates a
+    bone scan usually appropriate; only a site setting switches it on."""
+    assert PARAMS["P_ORDER_TIME_POSTCHEMO_TIMING"] == 0
+    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(ago(5)),)), PARAMS) == []
 
 
 # -- flare window (R13, 14-90 days after a new line, known bone metastases) ----------------------------
@@ -285,8 +296,11 @@ def test_half_a_split_ct_stays_a_single_region() -> None:
     built = build_facts(_record(_draft("sr-chest", (CPT, "71260"))), NOW, KB)
     assert [o.procedure_class for o in built.orders] == ["CT_CHEST_IV"]
     ckd = Condition("Chronic kidney disease, stage 5", ago(400), "Condition/ckd")
-    assert contrast.renal_impairment_contrast(
-        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS) == []
+    # a contrast CT of any region is warned (§7.2 R07), offering the same region without contrast
+    [renal] = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS)
+    assert renal.suggestions == ("replace-without-contrast",)
+    assert renal.values["order_class"] == "CT_CHEST_IV"
 
 
 def test_split_ct_is_rated_and_warned_as_one() -> None:

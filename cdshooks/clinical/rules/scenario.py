@@ -163,7 +163,9 @@ def calendar_days(later: datetime, earlier: datetime) -> int:
 
 
 def renal_impairment(facts: PatientFacts, params: Params) -> str | None:
-    """Evidence of severe renal impairment (R07): a recent eGFR under the limit, or CKD stage 4/5/ESRD."""
+    """Evidence that makes iodinated contrast high-risk (R07, clinical-rules.md §7.2; ACR–NKF 2020 consensus):
+    a recent eGFR under the limit (30), or an active CKD stage 4/5, ESRD, dialysis or acute kidney injury
+    condition (VS_CKD severe kinds, VS_RENAL_CONTRAST_RISK)."""
     egfr = facts.latest_lab("egfr", params["P_EGFR_LOOKBACK_DAYS"])
     if egfr is not None and egfr.value is not None and egfr.value < params["P_EGFR_CONTRAST_LIMIT"]:
         return egfr.label
