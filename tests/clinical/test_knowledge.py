@@ -534,8 +534,12 @@ def test_procedure_entry_is_a_copy_with_order_codes(kb: Knowledge) -> None:
 
 
 def test_acr_table_has_exactly_the_five_rated_classes(kb: Knowledge) -> None:
-    rated = {cls for cls in kb.procedure_classes if kb.acr(cls) is not None}
+    rated = {cls for cls in kb.procedure_classes if (row := kb.acr(cls)) is not None and row.rated_as is None}
     assert rated == {"BONE_SCAN_WB", "CT_CAP_IV", "FDG_PETCT", "MRI_CAP", "CT_CAP_NOIV"}
+    # single regions of the two usually-not-appropriate surveys take the survey's rating (issue 10)
+    parts = {cls: row.rated_as for cls in kb.procedure_classes if (row := kb.acr(cls)) is not None and row.rated_as}
+    assert parts == {"MRI_CHEST": "MRI_CAP", "MRI_ABDOMEN": "MRI_CAP", "MRI_PELVIS": "MRI_CAP",
+                     "MRI_ABDOMEN_PELVIS": "MRI_CAP", "CT_CHEST_NOIV": "CT_CAP_NOIV", "CT_ABD_PELVIS_NOIV": "CT_CAP_NOIV"}
 
 
 @pytest.mark.parametrize(

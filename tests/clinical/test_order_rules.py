@@ -601,3 +601,87 @@ def test_contrast_ct_suggestion_orders_both_cpt_coded_halves(client: FlaskClient
     assert cpts == ["71260", "74177"]
     assert all(any(c["system"] == LOINC for c in coding) for coding in created)
     assert all("display" not in c for coding in created for c in coding if c["system"] == CPT)  # AMA text
+
+
+# -- a single region of a listed survey is rated as that survey (issue 10) -----------------------------------
+@pytest.mark.parametrize(("code", "survey"), [
+    ("71552", "MRI_CAP"),       # MRI chest alone (the sandbox PAMA screen sends one code)
+    ("74183", "MRI_CAP"),       # MRI abdomen alone
+    ("74176", "CT_CAP_NOIV"),   # CT abdomen/pelvis without contrast alone
+    ("71250", "CT_CAP_NOIV"),   # CT chest without contrast alone
+])
+def test_one_region_of_a_survey_is_rated_as_the_survey(code: str, survey: str) -> None:
+    built = build_facts(_record(_draft("sr-1", (CPT, code)), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    inside = scenario_facts(*built.orders)
+    assert [r.rating for r in appropriateness.ratings(inside, PARAMS, KB.acr, True)] == ["not-appropriate"]
+    [card] = appropriateness.usually_not_appropriate(inside, PARAMS, KB.acr)
+    assert card.values["variant"] == "SURVEY_PART"
+    assert card.values["survey"] == KB.acr(survey).acr_wording
+    # outside the scenario (no suspicion) it stays unrated, as before
+    assert [r.rating for r in appropriateness.ratings(facts(*built.orders), PARAMS, KB.acr, True)] == [
+        "no-criteria-apply"]
+
+
+def test_a_region_of_an_appropriate_survey_is_not_rated_as_the_survey() -> None:
+    built = build_facts(_record(_draft("sr-1", (CPT, "71260")), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    rated = appropriateness.ratings(scenario_facts(*built.orders), PARAMS, KB.acr, True)
+    assert [r.rating for r in rated] == ["no-criteria-apply"]
+
+
+# -- the ACR table applies to its own scenario: neoadjuvant therapy by default (issue 10) ----------------------
+def test_scenario_needs_neoadjuvant_therapy_by_default() -> None:
+    mri = order("MRI_CAP")
+    after_surgery = scenario_facts(mri, surgeries=(ago(20),))  # chemo started before the breast surgery
+    assert appropriateness.usually_not_appropriate(after_surgery, PARAMS, KB.acr) == []
+    assert {r.rating for r in appropriateness.ratings(after_surgery, PARAMS, KB.acr, True)} == {"no-criteria-apply"}
+    off_label = {**PARAMS, "P_SCENARIO_REQUIRE_NEOADJUVANT": 0}  # any systemic therapy: off-label, site setting
+    assert appropriateness.usually_not_appropriate(after_surgery, off_label, KB.acr)
+    assert appropriateness.usually_not_appropriate(scenario_facts(mri), PARAMS, KB.acr)
+
+
+# -- renal-impairment-contrast: every contrast CT region, coded or in text (issue 10, §7.2 R07) -----------------
+@pytest.mark.parametrize("code", [
+    (CPT, "71260"), (CPT, "74177"), (CPT, "74160"), (CPT, "72193"), (CPT, "70491"), (CPT, "70460"),
+    (CPT, "72126"), (LOINC, "24628-0"), (LOINC, "86984-2"), (LOINC, "82809-5"),
+])
+def test_renal_card_fires_for_every_contrast_ct(code: tuple[str, str]) -> None:
+    ckd = Condition("End stage renal disease", ago(400), "Condition/ckd")
+    built = build_facts(_record(_draft("sr-1", code), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    found = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS)
+    assert topics(found) == {"renal-impairment-contrast"}, code
+
+
+@pytest.mark.parametrize("text", ["CT neck with contrast", "CT head w/o and w contrast", "CT pelvis with IV contrast"])
+def test_renal_card_fires_for_contrast_ct_in_text(text: str) -> None:
+    egfr = LabResult("egfr", ago(3), 22, "", "low", "interpretation")
+    draft = {"resourceType": "ServiceRequest", "id": "sr-1", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/p"}, "code": {"text": text}}
+    built = build_facts(_record(draft, selections=("ServiceRequest/sr-1",)), NOW, KB)
+    found = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, labs=(egfr,)), PARAMS)
+    assert topics(found) == {"renal-impairment-contrast"}
+
+
+@pytest.mark.parametrize("code", [(CPT, "71250"), (CPT, "74176"), (CPT, "72125"), (CPT, "78815"), (CPT, "78306")])
+def test_renal_card_quiet_without_contrast(code: tuple[str, str]) -> None:
+    ckd = Condition("End stage renal disease", ago(400), "Condition/ckd")
+    built = build_facts(_record(_draft("sr-1", code), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    assert contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS) == []
+
+
+@pytest.mark.parametrize(("condition", "counts"), [
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N17.9"}, True),          # acute kidney injury
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "Z99.2"}, True),          # on dialysis
+    ({"system": "http://snomed.info/sct", "code": "14669001"}, True),                   # acute renal failure
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.6"}, True),          # ESRD
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.31"}, False),        # CKD 3a
+])
+def test_aki_dialysis_and_esrd_count_as_renal_risk(condition: dict[str, str], counts: bool) -> None:
+    chart = [{"resourceType": "Condition", "id": "renal", "clinicalStatus": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "code": {"coding": [condition]}}]
+    built = build_facts(_record(_draft("sr-1", (CPT, "71260")), selections=("ServiceRequest/sr-1",),
+                                conditions=chart), NOW, KB)
+    assert bool(contrast.renal_impairment_contrast(built, PARAMS)) is counts
