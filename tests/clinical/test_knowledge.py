@@ -539,7 +539,8 @@ def test_acr_table_has_exactly_the_five_rated_classes(kb: Knowledge) -> None:
     # single regions of the two usually-not-appropriate surveys take the survey's rating (issue 10)
     parts = {cls: row.rated_as for cls in kb.procedure_classes if (row := kb.acr(cls)) is not None and row.rated_as}
     assert parts == {"MRI_CHEST": "MRI_CAP", "MRI_ABDOMEN": "MRI_CAP", "MRI_PELVIS": "MRI_CAP",
-                     "MRI_ABDOMEN_PELVIS": "MRI_CAP", "CT_CHEST_NOIV": "CT_CAP_NOIV", "CT_ABD_PELVIS_NOIV": "CT_CAP_NOIV"}
+                     "MRI_ABDOMEN_PELVIS": "MRI_CAP", "CT_CHEST_NOIV": "CT_CAP_NOIV",
+                     "CT_ABD_PELVIS_NOIV": "CT_CAP_NOIV"}
 
 
 @pytest.mark.parametrize(
