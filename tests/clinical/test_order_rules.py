@@ -685,3 +685,37 @@ def test_aki_dialysis_and_esrd_count_as_renal_risk(condition: dict[str, str], co
     built = build_facts(_record(_draft("sr-1", (CPT, "71260")), selections=("ServiceRequest/sr-1",),
                                 conditions=chart), NOW, KB)
     assert bool(contrast.renal_impairment_contrast(built, PARAMS)) is counts
+
+
+# -- the contrast net and survey parts through the service (issue 10) ------------------------------------------
+def _created_codes(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["resource"]["code"] for c in body.get("cards", []) for s in c.get("suggestions", [])
+            for a in s["actions"] if a["type"] == "create"]
+
+
+def test_contrast_net_on_a_card_of_another_topic(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/visceral-suspicion-bone-scan-alone--alt-high-egfr-20-no-contrast-"
+                                    "ct-offered.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "visceral-suspicion-bone-scan-alone"]
+    created = _created_codes(body)
+    assert created, "the card still offers the non-contrast survey"
+    assert all(not ((m := KB.classify_procedure(code)) and m.iodinated_contrast) for code in created)
+    assert "**Kidneys:**" in card["detail"] and "ACR–NKF 2020" in card["detail"]
+
+
+def test_renal_card_for_a_contrast_neck_ct_offers_nothing_unsafe(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/renal-impairment-contrast--ct-neck-with-contrast-cpt-70491-"
+                                    "egfr-22.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "renal-impairment-contrast"]
+    assert not card.get("suggestions")
+    assert "no CT with IV contrast" in card["detail"]
+    _, chest = _post_fixture(client, "order-sign/renal-impairment-contrast--aki-n17-9-ct-chest-alone.json")
+    assert [c["code"] for c in _created_codes(chest)[0]["coding"]] == ["71250", "29252-4"]
+
+
+def test_single_region_card_says_it_is_rated_as_the_survey(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/acr-usually-not-appropriate--mri-chest-alone-cpt-71552-rated-as-"
+                                    "survey.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "acr-usually-not-appropriate"]
+    assert "is one region of that survey, so it is rated as part of it" in card["detail"]
+    assert "MRI chest abdomen pelvis" in card["detail"]
