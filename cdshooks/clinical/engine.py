@@ -100,10 +100,10 @@ def _with_contrast_risk(findings: list[Finding], facts: PatientFacts, params: Pa
     catalog's safety net (cdshooks.catalog.safety) then keeps contrast studies out of every card."""
     try:
         risk = renal_impairment(facts, params)
-    except Exception as exc:  # never lose the cards over it; but the net fails closed only in the catalog
+    except Exception as exc:  # our bug: fail safe, as if the kidneys were at risk (no contrast suggested)
         log.error("renal check failed", extra={"event": "rule-error", "error": type(exc).__name__,
                                                "reason": "renal_impairment"})
-        return findings
+        risk = "renal function could not be checked"
     return [replace(f, contrast_risk=risk) for f in findings] if risk else findings
 
 
