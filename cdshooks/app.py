@@ -19,6 +19,7 @@ from cdshooks.catalog.loader import default_catalog
 from cdshooks.catalog.orders import procedure_orders
 from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
+from cdshooks.catalog.safety import ContrastPolicy
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
@@ -66,7 +67,8 @@ def create_app(
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
-        render=CardRenderer(default_catalog(), procedure_orders(knowledge)),
+        render=CardRenderer(default_catalog(), procedure_orders(knowledge),
+                            contrast=ContrastPolicy(knowledge, procedure_orders(knowledge))),
         rate=rating_actions,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),

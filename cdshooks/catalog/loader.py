@@ -190,6 +190,8 @@ def load_catalog(directory: Path | None = None) -> dict[str, CardSpec]:
         raise CatalogError(f"card catalog folder not found: {directory}")
     specs: dict[str, CardSpec] = {}
     for path in sorted(directory.glob("*.yaml")):
+        if path.name.startswith("_"):  # catalog-wide texts (e.g. _safety.yaml), not a topic
+            continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
@@ -209,3 +211,25 @@ def load_catalog(directory: Path | None = None) -> dict[str, CardSpec]:
 @cache
 def default_catalog() -> dict[str, CardSpec]:
     return load_catalog()
+
+
+WORST_CASE_FILE = Path(__file__).resolve().parent / "worst_case_values.yaml"
+
+
+@cache
+def _worst_case_data() -> dict[str, Any]:
+    data = yaml.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
+        raise CatalogError(f"{WORST_CASE_FILE.name}: needs a 'defaults' mapping")
+    return data
+
+
+def worst_case_values(spec: CardSpec) -> dict[str, Any]:
+    """The card's example values overlaid with the longest realistic value of each placeholder
+    (`worst_case_values.yaml`: defaults, then the topic's own overrides)."""
+    data = _worst_case_data()
+    names = spec.placeholders()
+    values: dict[str, Any] = dict(spec.example_values)
+    values.update({k: v for k, v in data["defaults"].items() if k in names})
+    values.update((data.get("topics") or {}).get(spec.topic) or {})
+    return values

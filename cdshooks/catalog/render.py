@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cdshooks.catalog.loader import OVERRIDE_SYSTEM, TOPIC_SYSTEM, CardSpec, SuggestionSpec
+from cdshooks.catalog.safety import ContrastPolicy
 from cdshooks.clinical.findings import Finding
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import MAX_SUMMARY
@@ -56,9 +57,11 @@ def shorten(summary: str, topic: str, limit: int = MAX_SUMMARY) -> str:
 
 
 class CardRenderer:
-    def __init__(self, catalog: Mapping[str, CardSpec], procedure_orders: ProcedureOrders) -> None:
+    def __init__(self, catalog: Mapping[str, CardSpec], procedure_orders: ProcedureOrders,
+                 contrast: ContrastPolicy | None = None) -> None:
         self._catalog = catalog
         self._orders = procedure_orders
+        self._contrast = contrast  # the catalog-wide contrast safety net (cdshooks.catalog.safety)
 
     def __call__(self, finding: Finding, record: Record) -> Card | None:
         spec = self._catalog.get(finding.topic)
@@ -73,15 +76,19 @@ class CardRenderer:
 
     def _render(self, spec: CardSpec, finding: Finding, record: Record) -> Card:
         values = finding.values
-        suggestions = tuple(
-            self._suggestion(spec.suggestions[sid], finding, record, values)
-            for sid in finding.suggestions
-            if sid in spec.suggestions
-        )
+        chosen = [spec.suggestions[sid] for sid in finding.suggestions if sid in spec.suggestions]
+        note = None
+        if self._contrast is not None:
+            safe = self._contrast.apply(chosen, values, finding.contrast_risk, fill)
+            chosen, note = list(safe.suggestions), safe.note
+        suggestions = tuple(self._suggestion(s, finding, record, values) for s in chosen)
         summary, detail = spec.texts(values.get("variant"))
+        filled_detail = fill(detail, values)
+        if note:
+            filled_detail = f"{filled_detail}\n\n{note}"
         return Card(
             summary=shorten(fill(summary, values), spec.topic),
-            detail=fill(detail, values),
+            detail=filled_detail,
             indicator=spec.indicator,  # type: ignore[arg-type]
             source=Source(label=spec.source_label, url=spec.source_url,
                           topic=Coding(TOPIC_SYSTEM, spec.topic, spec.title)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -28,7 +29,7 @@ from cdshooks.clinical.rules import (
     negative_scan,
     site,
 )
-from cdshooks.clinical.rules.scenario import Params
+from cdshooks.clinical.rules.scenario import Params, renal_impairment
 from cdshooks.fhir.record import Record
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ ORDER_RULES: tuple[Rule, ...] = (
     contrast.renal_impairment_contrast,
     site.visceral_suspicion_bone_scan_alone,
     bone_scan_timing.lytic_limitation,
-    bone_scan_timing.post_chemo_timing,
+    bone_scan_timing.post_chemo_timing,  # off unless P_ORDER_TIME_POSTCHEMO_TIMING = 1 (§7.2)
     bone_scan_timing.flare_window,
     appropriateness.no_suspicion_survey,
     appropriateness.aggressive_subtype,
@@ -88,7 +89,7 @@ def evaluate(hook: str, record: Record, now: datetime, knowledge: Knowledge) -> 
         acr = knowledge.acr
         rules: list[Rule] = [partial(appropriateness.usually_not_appropriate, acr=acr),
                              partial(appropriateness.usually_appropriate, acr=acr), *ORDER_RULES]
-        findings = _run(rules, facts, params)
+        findings = _with_contrast_risk(_run(rules, facts, params), facts, params)
         complete = not (RATING_NEEDS & set(record.missing))
         try:
             ratings = tuple(appropriateness.ratings(facts, params, acr, complete))
@@ -96,7 +97,19 @@ def evaluate(hook: str, record: Record, now: datetime, knowledge: Knowledge) -> 
             log.error("ratings failed", extra={"event": "rule-error", "error": type(exc).__name__, "reason": "ratings"})
             ratings = ()
         return Evaluation(tuple(findings), ratings)
-    return Evaluation(tuple(_run(RESULT_RULES, facts, params)))
+    return Evaluation(tuple(_with_contrast_risk(_run(RESULT_RULES, facts, params), facts, params)))
+
+
+def _with_contrast_risk(findings: list[Finding], facts: PatientFacts, params: Params) -> list[Finding]:
+    """Mark every finding of a patient whose kidneys make iodinated contrast high-risk (R07, §7.2): the card
+    catalog's safety net (cdshooks.catalog.safety) then keeps contrast studies out of every card."""
+    try:
+        risk = renal_impairment(facts, params)
+    except Exception as exc:  # our bug: fail safe, as if the kidneys were at risk (no contrast suggested)
+        log.error("renal check failed", extra={"event": "rule-error", "error": type(exc).__name__,
+                                               "reason": "renal_impairment"})
+        risk = "renal function could not be checked"
+    return [replace(f, contrast_risk=risk) for f in findings] if risk else findings
 
 
 def _run(rules: list[Rule] | tuple[Rule, ...], facts: PatientFacts, params: Params) -> list[Finding]:

@@ -196,6 +196,7 @@ class DraftOrder:
     drug_class: str | None = None
     osteoporosis_dose: bool = False
     reason_text: str = ""
+    iodinated_contrast: bool | None = None  # imaging: the order's code or class says IV iodinated contrast
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class PatientFacts:
     subtype_basis: str = ""
     bone_mets: tuple[Condition, ...] = ()
     other_mets: tuple[Condition, ...] = ()
-    ckd_severe: Condition | None = None  # CKD stage 4/5 or ESRD
+    ckd_severe: Condition | None = None  # CKD stage 4/5 or ESRD, dialysis or acute kidney injury (R07)
     osteopenia: bool = False
     surgeries: tuple[datetime, ...] = ()
     biopsies: tuple[datetime, ...] = ()

@@ -18,6 +18,9 @@ class Finding:
     order_ids: tuple[str, ...] = ()  # `Type/id` of the draft orders the finding is about
     suggestions: tuple[str, ...] = ()  # catalog suggestion ids that apply (in order of preference)
     recency: datetime | None = None  # date of the newest evidence (for ordering)
+    # renal evidence that makes iodinated contrast high-risk (set by the engine on every finding; the catalog's
+    # safety net then keeps contrast studies out of the card's suggestions)
+    contrast_risk: str | None = None
 
 
 @dataclass(frozen=True)

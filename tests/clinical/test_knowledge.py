@@ -371,6 +371,10 @@ def test_every_procedure_code_classifies_to_its_class(kb: Knowledge) -> None:
         (SCT, "783628002", "XR_SITE"),
         (LOINC, "86987-5", "CT_SPINE"),
         (CPT, "72133", "CT_SPINE"),
+        (CPT, "70460", "CT_OTHER_IV"),
+        (CPT, "70491", "CT_OTHER_IV"),
+        (CPT, "74160", "CT_OTHER_IV"),
+        (CPT, "72193", "CT_OTHER_IV"),
         (SCT, "429875006", "CT_SPINE"),
     ],
 )
@@ -441,6 +445,7 @@ TEXT_EXAMPLES: dict[str, list[str]] = {
     "CT_CHEST_WO_W": ["CT chest without and with contrast"],
     "CT_ABD_PELVIS_WO_W": ["CT Abdomen and Pelvis WO and W contrast IV"],
     "CT_SPINE": ["CT L-spine", "CT thoracic spine without contrast"],
+    "CT_OTHER_IV": ["CT neck with contrast", "CT head w/o and w contrast", "CT soft tissue neck with IV contrast"],
     "MRI_CAP": ["MRI chest abdomen pelvis", "MR Chest and Abdomen and Pelvis WO contrast"],
     "MRI_ABDOMEN_PELVIS": ["MRI abdomen and pelvis with contrast"],
     "MRI_CHEST": ["MRI chest without contrast"],
@@ -534,8 +539,13 @@ def test_procedure_entry_is_a_copy_with_order_codes(kb: Knowledge) -> None:
 
 
 def test_acr_table_has_exactly_the_five_rated_classes(kb: Knowledge) -> None:
-    rated = {cls for cls in kb.procedure_classes if kb.acr(cls) is not None}
+    rated = {cls for cls in kb.procedure_classes if (row := kb.acr(cls)) is not None and row.rated_as is None}
     assert rated == {"BONE_SCAN_WB", "CT_CAP_IV", "FDG_PETCT", "MRI_CAP", "CT_CAP_NOIV"}
+    # single regions of the two usually-not-appropriate surveys take the survey's rating (issue 10)
+    parts = {cls: row.rated_as for cls in kb.procedure_classes if (row := kb.acr(cls)) is not None and row.rated_as}
+    assert parts == {"MRI_CHEST": "MRI_CAP", "MRI_ABDOMEN": "MRI_CAP", "MRI_PELVIS": "MRI_CAP",
+                     "MRI_ABDOMEN_PELVIS": "MRI_CAP", "CT_CHEST_NOIV": "CT_CAP_NOIV",
+                     "CT_ABD_PELVIS_NOIV": "CT_CAP_NOIV"}
 
 
 @pytest.mark.parametrize(
@@ -587,7 +597,8 @@ EXPECTED_PARAMETERS = {
     "P_RECEPTOR_RETEST_DAYS": 90,
     "P_THERAPY_ACTIVE_DAYS": 28,
     "P_RESULT_RECENT_DAYS": 90,
-    "P_SCENARIO_REQUIRE_NEOADJUVANT": 0,
+    "P_SCENARIO_REQUIRE_NEOADJUVANT": 1,
+    "P_ORDER_TIME_POSTCHEMO_TIMING": 0,
     # R25 / R26 (clinical-rules.md §7.3)
     "P_CORD_PAIN_LOOKBACK_DAYS": 90,
     "P_SUSPECTED_METS_IMAGING_DAYS": 365,

@@ -48,6 +48,7 @@ CPT = "http://www.ama-assn.org/go/cpt"
 LOINC = "http://loinc.org"
 FIXTURES = REPO / "fixtures"
 SERVICE_FOR = {"order-select": ORDER_SELECT, "order-sign": ORDER_SIGN}
+POSTCHEMO_ON = {**PARAMS, "P_ORDER_TIME_POSTCHEMO_TIMING": 1}  # the order-time R09 card, off by default
 
 
 # -- hand-built facts ---------------------------------------------------------------------------------
@@ -85,7 +86,9 @@ def lab(kind: str, value: float, when: datetime, flag: str | None) -> LabResult:
 
 def order(cls: str | None = BONE_SCAN_WB, ref: str = "ServiceRequest/sr-1", selected: bool = True,
           drug_class: str | None = None) -> DraftOrder:
-    return DraftOrder(ref, selected, cls or ref, procedure_class=cls, drug_class=drug_class)
+    contrast = KB.procedure_field(cls, "iodinated_contrast") if cls else None
+    return DraftOrder(ref, selected, cls or ref, procedure_class=cls, drug_class=drug_class,
+                      iodinated_contrast=contrast)
 
 
 def facts(*orders: DraftOrder, **kw: Any) -> PatientFacts:
@@ -123,7 +126,7 @@ def imaging(when: datetime, character: LesionCharacter | None, changes: frozense
     (date_ago(29), False, 29),
 ])
 def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) -> None:
-    found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), PARAMS)
+    found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), POSTCHEMO_ON)
     assert bool(found) is fires
     if fires:
         assert found[0].values["days_since"] == days
@@ -131,8 +134,16 @@ def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) ->
 
 def test_post_chemo_counts_only_cytotoxic_agents_and_bone_scans() -> None:
     her2 = therapy("trastuzumab", "her2", ago(5))
-    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(her2, chemo(ago(50)))), PARAMS) == []
-    assert bone_scan_timing.post_chemo_timing(facts(order(CT_CAP_IV), therapies=(chemo(ago(5)),)), PARAMS) == []
+    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(her2, chemo(ago(50)))), POSTCHEMO_ON) == []
+    assert bone_scan_timing.post_chemo_timing(facts(order(CT_CAP_IV), therapies=(chemo(ago(5)),)),
+                                              POSTCHEMO_ON) == []
+
+
+def test_post_chemo_timing_is_off_by_default() -> None:
+    """§7.2: no literature defines the window and it fired during neoadjuvant chemotherapy, where the ACR rates a
+    bone scan usually appropriate; only a site setting switches it on."""
+    assert PARAMS["P_ORDER_TIME_POSTCHEMO_TIMING"] == 0
+    assert bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(ago(5)),)), PARAMS) == []
 
 
 # -- flare window (R13, 14-90 days after a new line, known bone metastases) ----------------------------
@@ -285,8 +296,11 @@ def test_half_a_split_ct_stays_a_single_region() -> None:
     built = build_facts(_record(_draft("sr-chest", (CPT, "71260"))), NOW, KB)
     assert [o.procedure_class for o in built.orders] == ["CT_CHEST_IV"]
     ckd = Condition("Chronic kidney disease, stage 5", ago(400), "Condition/ckd")
-    assert contrast.renal_impairment_contrast(
-        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS) == []
+    # a contrast CT of any region is warned (§7.2 R07), offering the same region without contrast
+    [renal] = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS)
+    assert renal.suggestions == ("replace-without-contrast",)
+    assert renal.values["order_class"] == "CT_CHEST_IV"
 
 
 def test_split_ct_is_rated_and_warned_as_one() -> None:
@@ -587,3 +601,121 @@ def test_contrast_ct_suggestion_orders_both_cpt_coded_halves(client: FlaskClient
     assert cpts == ["71260", "74177"]
     assert all(any(c["system"] == LOINC for c in coding) for coding in created)
     assert all("display" not in c for coding in created for c in coding if c["system"] == CPT)  # AMA text
+
+
+# -- a single region of a listed survey is rated as that survey (issue 10) -----------------------------------
+@pytest.mark.parametrize(("code", "survey"), [
+    ("71552", "MRI_CAP"),       # MRI chest alone (the sandbox PAMA screen sends one code)
+    ("74183", "MRI_CAP"),       # MRI abdomen alone
+    ("74176", "CT_CAP_NOIV"),   # CT abdomen/pelvis without contrast alone
+    ("71250", "CT_CAP_NOIV"),   # CT chest without contrast alone
+])
+def test_one_region_of_a_survey_is_rated_as_the_survey(code: str, survey: str) -> None:
+    built = build_facts(_record(_draft("sr-1", (CPT, code)), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    inside = scenario_facts(*built.orders)
+    assert [r.rating for r in appropriateness.ratings(inside, PARAMS, KB.acr, True)] == ["not-appropriate"]
+    [card] = appropriateness.usually_not_appropriate(inside, PARAMS, KB.acr)
+    assert card.values["variant"] == "SURVEY_PART"
+    assert card.values["survey"] == KB.acr(survey).acr_wording
+    # outside the scenario (no suspicion) it stays unrated, as before
+    assert [r.rating for r in appropriateness.ratings(facts(*built.orders), PARAMS, KB.acr, True)] == [
+        "no-criteria-apply"]
+
+
+def test_a_region_of_an_appropriate_survey_is_not_rated_as_the_survey() -> None:
+    built = build_facts(_record(_draft("sr-1", (CPT, "71260")), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    rated = appropriateness.ratings(scenario_facts(*built.orders), PARAMS, KB.acr, True)
+    assert [r.rating for r in rated] == ["no-criteria-apply"]
+
+
+# -- the ACR table applies to its own scenario: neoadjuvant therapy by default (issue 10) ----------------------
+def test_scenario_needs_neoadjuvant_therapy_by_default() -> None:
+    mri = order("MRI_CAP")
+    after_surgery = scenario_facts(mri, surgeries=(ago(20),))  # chemo started before the breast surgery
+    assert appropriateness.usually_not_appropriate(after_surgery, PARAMS, KB.acr) == []
+    assert {r.rating for r in appropriateness.ratings(after_surgery, PARAMS, KB.acr, True)} == {"no-criteria-apply"}
+    off_label = {**PARAMS, "P_SCENARIO_REQUIRE_NEOADJUVANT": 0}  # any systemic therapy: off-label, site setting
+    assert appropriateness.usually_not_appropriate(after_surgery, off_label, KB.acr)
+    assert appropriateness.usually_not_appropriate(scenario_facts(mri), PARAMS, KB.acr)
+
+
+# -- renal-impairment-contrast: every contrast CT region, coded or in text (issue 10, §7.2 R07) -----------------
+@pytest.mark.parametrize("code", [
+    (CPT, "71260"), (CPT, "74177"), (CPT, "74160"), (CPT, "72193"), (CPT, "70491"), (CPT, "70460"),
+    (CPT, "72126"), (LOINC, "24628-0"), (LOINC, "86984-2"), (LOINC, "82809-5"),
+])
+def test_renal_card_fires_for_every_contrast_ct(code: tuple[str, str]) -> None:
+    ckd = Condition("End stage renal disease", ago(400), "Condition/ckd")
+    built = build_facts(_record(_draft("sr-1", code), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    found = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS)
+    assert topics(found) == {"renal-impairment-contrast"}, code
+
+
+@pytest.mark.parametrize("text", ["CT neck with contrast", "CT head w/o and w contrast", "CT pelvis with IV contrast"])
+def test_renal_card_fires_for_contrast_ct_in_text(text: str) -> None:
+    egfr = LabResult("egfr", ago(3), 22, "", "low", "interpretation")
+    draft = {"resourceType": "ServiceRequest", "id": "sr-1", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/p"}, "code": {"text": text}}
+    built = build_facts(_record(draft, selections=("ServiceRequest/sr-1",)), NOW, KB)
+    found = contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, labs=(egfr,)), PARAMS)
+    assert topics(found) == {"renal-impairment-contrast"}
+
+
+@pytest.mark.parametrize("code", [(CPT, "71250"), (CPT, "74176"), (CPT, "72125"), (CPT, "78815"), (CPT, "78306")])
+def test_renal_card_quiet_without_contrast(code: tuple[str, str]) -> None:
+    ckd = Condition("End stage renal disease", ago(400), "Condition/ckd")
+    built = build_facts(_record(_draft("sr-1", code), selections=("ServiceRequest/sr-1",)), NOW, KB)
+    assert contrast.renal_impairment_contrast(
+        PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS) == []
+
+
+@pytest.mark.parametrize(("condition", "counts"), [
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N17.9"}, True),          # acute kidney injury
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "Z99.2"}, True),          # on dialysis
+    ({"system": "http://snomed.info/sct", "code": "14669001"}, True),                   # acute renal failure
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.6"}, True),          # ESRD
+    ({"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.31"}, False),        # CKD 3a
+])
+def test_aki_dialysis_and_esrd_count_as_renal_risk(condition: dict[str, str], counts: bool) -> None:
+    chart = [{"resourceType": "Condition", "id": "renal", "clinicalStatus": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "code": {"coding": [condition]}}]
+    built = build_facts(_record(_draft("sr-1", (CPT, "71260")), selections=("ServiceRequest/sr-1",),
+                                conditions=chart), NOW, KB)
+    assert bool(contrast.renal_impairment_contrast(built, PARAMS)) is counts
+
+
+# -- the contrast net and survey parts through the service (issue 10) ------------------------------------------
+def _created_codes(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["resource"]["code"] for c in body.get("cards", []) for s in c.get("suggestions", [])
+            for a in s["actions"] if a["type"] == "create"]
+
+
+def test_contrast_net_on_a_card_of_another_topic(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/visceral-suspicion-bone-scan-alone--alt-high-egfr-20-no-contrast-"
+                                    "ct-offered.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "visceral-suspicion-bone-scan-alone"]
+    created = _created_codes(body)
+    assert created, "the card still offers the non-contrast survey"
+    assert all(not ((m := KB.classify_procedure(code)) and m.iodinated_contrast) for code in created)
+    assert "**Kidneys:**" in card["detail"] and "ACR–NKF 2020" in card["detail"]
+
+
+def test_renal_card_for_a_contrast_neck_ct_offers_nothing_unsafe(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/renal-impairment-contrast--ct-neck-with-contrast-cpt-70491-"
+                                    "egfr-22.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "renal-impairment-contrast"]
+    assert not card.get("suggestions")
+    assert "no CT with IV contrast" in card["detail"]
+    _, chest = _post_fixture(client, "order-sign/renal-impairment-contrast--aki-n17-9-ct-chest-alone.json")
+    assert [c["code"] for c in _created_codes(chest)[0]["coding"]] == ["71250", "29252-4"]
+
+
+def test_single_region_card_says_it_is_rated_as_the_survey(client: FlaskClient) -> None:
+    _, body = _post_fixture(client, "order-select/acr-usually-not-appropriate--mri-chest-alone-cpt-71552-rated-as-"
+                                    "survey.json")
+    [card] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "acr-usually-not-appropriate"]
+    assert "is one region of that survey, so it is rated as part of it" in card["detail"]
+    assert "MRI chest abdomen pelvis" in card["detail"]

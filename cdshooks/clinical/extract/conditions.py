@@ -166,7 +166,12 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
                 out.other_mets.append(condition)
             continue
         if kb.valueset("VS_CKD").matches(code):
-            if active and kb.valueset("VS_CKD").kinds(code) & SEVERE_CKD:
+            if active and (kb.valueset("VS_CKD").kinds(code) & SEVERE_CKD
+                           or kb.valueset("VS_RENAL_CONTRAST_RISK").matches(code)):
+                out.ckd_severe = condition
+            continue
+        if kb.valueset("VS_RENAL_CONTRAST_RISK").matches(code):  # AKI or dialysis (R07, §7.2)
+            if active and out.ckd_severe is None:
                 out.ckd_severe = condition
             continue
         if kb.valueset("VS_OSTEOPENIA").matches(code):

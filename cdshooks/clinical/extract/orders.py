@@ -42,11 +42,13 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
                 symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference, subkind,
                                         "order"))
         if resource.get("resourceType") == "ServiceRequest":
-            procedure = kb.procedure_class(resource.get("code"))
-            if procedure is None:
+            match = kb.classify_procedure(resource.get("code"))
+            if match is None:
                 continue
+            procedure = match.procedure_class
             orders.append(DraftOrder(reference, reference in selected, _display(kb, procedure, resource.get("code")),
-                                     procedure_class=procedure, reason_text=reason_text))
+                                     procedure_class=procedure, reason_text=reason_text,
+                                     iodinated_contrast=match.iodinated_contrast))
         elif resource.get("resourceType") == "MedicationRequest":
             concept = medication_concept(resource, record.resolve)
             if kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT").matches(concept):
@@ -72,6 +74,7 @@ def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]
         parts = set(kb.procedure_field(combined, "combined_from") or ())
         selected = any(o.selected for o in merged if o.procedure_class in parts)
         label = _display(kb, combined, None)
-        merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text)
+        contrast = kb.procedure_field(combined, "iodinated_contrast")
+        merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text, iodinated_contrast=contrast)
                   if o.procedure_class in parts else o for o in merged]
     return merged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -30,14 +31,22 @@ def _build_acr(loaded: _Loaded, procedures: Mapping[str, Any]) -> dict[str, AcrE
     no_rating = _require_mapping(loaded, "pama_rating", pama.get("no_rating"), "pama_rating.no_rating")
     _require_str(loaded, "pama_rating", no_rating, "code")
     rows = _require_mapping(loaded, "rows", loaded.data.get("rows"), "'rows'")
-    return {str(cls): _acr_row(loaded, str(cls), raw, procedures, ratings) for cls, raw in rows.items()}
+    table = {str(cls): _acr_row(loaded, str(cls), raw, procedures, ratings) for cls, raw in rows.items()}
+    for cls, raw in rows.items():
+        # one region of a listed survey (MRI chest alone) is rated as part of that survey (issue 10)
+        for part in raw.get("rates_parts") or ():
+            if part not in procedures or part in table:
+                raise loaded.error(str(cls), f"rates_parts: {part!r} is unknown or has its own row")
+            table[str(part)] = replace(table[str(cls)], procedure_class=str(part), rated_as=str(cls))
+    return table
 
 
 def _acr_row(
     loaded: _Loaded, cls: str, raw: Any, procedures: Mapping[str, Any], ratings: Mapping[str, str]
 ) -> AcrEntry:
     obj = _require_mapping(loaded, cls, raw, "an ACR row")
-    allowed = {"acr_wording", "category", "rrl", "rrl_msv", "rrl_status", "source", "notes"}
+    allowed = {"acr_wording", "category", "rrl", "rrl_msv", "rrl_status", "source", "notes", "rates_parts",
+               "rates_parts_provenance"}
     _check_keys(loaded, cls, obj, allowed, "ACR row")
     if cls not in procedures:
         raise loaded.error(cls, "ACR row for an unknown procedure class")

@@ -213,6 +213,7 @@ class AcrEntry:
     pama_rating: str
     acr_wording: str = ""
     notes: str = ""
+    rated_as: str | None = None  # a region of a survey row: the survey class whose rating it takes (rates_parts)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ _PROCEDURE_FIELDS = {
     "modality",
     "dicom_modalities",
     "iodinated_contrast",
+    "non_contrast_alternative",
     "source",
     "codes",
     "text_patterns",
@@ -141,6 +142,11 @@ def _check_procedure_links(loaded: _Loaded, procedures: Mapping[str, Mapping[str
     for name, obj in procedures.items():
         parts = _require_list(loaded, name, obj.get("combined_from"), "combined_from")
         refines = obj.get("refines")
+        alternative = obj.get("non_contrast_alternative")
+        if alternative is not None and (alternative not in procedures
+                                        or procedures[alternative].get("iodinated_contrast") is not False):
+            raise loaded.error(name, f"non_contrast_alternative {alternative!r} must be a known class without "
+                                     "iodinated contrast")
         for other in [*parts, *([refines] if refines is not None else [])]:
             if other not in procedures or other == name:
                 raise loaded.error(name, f"refers to unknown procedure class {other!r}")

@@ -34,6 +34,8 @@ class AcrRow(Protocol):
     pama_rating: str  # appropriate | not-appropriate (knowledge/acr_table.yaml)
     rrl: str  # relative radiation level symbol
     rrl_msv: str  # its dose range
+    acr_wording: str  # the procedure as the ACR variant names it
+    rated_as: str | None  # a region of a survey: the survey class whose rating it takes
 
 
 # procedure class -> its row of the ACR table (None: the table does not rate it)
@@ -73,9 +75,12 @@ def usually_not_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup)
     if renal_impairment(facts, params) is not None:
         alternatives.remove(CT_CAP_IV)  # R07: no contrast CT when contrast is the problem
     first = wrong[0]
+    row = acr(first.procedure_class or "")
+    part_of = row.rated_as if row is not None else None  # a single region rated as its survey (detail says so)
     return [Finding(
         topic="acr-usually-not-appropriate",
-        values={"order": first.label, "variant": first.procedure_class,
+        values={"order": first.label, "variant": "SURVEY_PART" if part_of else first.procedure_class,
+                "survey": row.acr_wording if row is not None else first.label,
                 "alternatives": _join([ALTERNATIVES[a] for a in alternatives]),
                 "suspicion": suspicion(facts, params).describe()},
         order_ids=tuple(o.ref for o in wrong),

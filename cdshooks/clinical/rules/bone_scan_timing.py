@@ -42,6 +42,11 @@ def lytic_limitation(facts: PatientFacts, params: Params) -> list[Finding]:
 
 
 def post_chemo_timing(facts: PatientFacts, params: Params) -> list[Finding]:
+    """Off by default (P_ORDER_TIME_POSTCHEMO_TIMING = 0, clinical-rules.md §7.2): no literature defines a
+    window for bone scintigraphy after chemotherapy, and during neoadjuvant therapy the ACR rates a bone scan
+    usually appropriate. R09 stays a result-time rule."""
+    if params.get("P_ORDER_TIME_POSTCHEMO_TIMING", 0) < 1:
+        return []
     scans = _bone_scan_orders(facts)
     chemo = last_chemotherapy(facts)
     window = params["P_POSTCHEMO_FN_DAYS"]

@@ -1,23 +1,33 @@
-"""Renal impairment and iodinated contrast (R07)."""
+"""Renal impairment and iodinated contrast (R07; clinical-rules.md §7.2): any contrast-enhanced CT order, of any
+region, coded by CPT, LOINC or SNOMED or named in text (and a PET/CT coded with IV contrast)."""
 
 from __future__ import annotations
 
-from cdshooks.clinical.facts import CT_CAP_IV, CT_CAP_WO_W, PatientFacts
+from cdshooks.clinical.facts import CT_CAP_IV, CT_CAP_WO_W, DraftOrder, PatientFacts
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.rules.appropriateness import imaging_orders
 from cdshooks.clinical.rules.scenario import Params, renal_impairment
 
-CONTRAST_CT = {CT_CAP_IV, CT_CAP_WO_W}
+SURVEY_CT = {CT_CAP_IV, CT_CAP_WO_W}  # a body survey: offer the surveys without iodinated contrast
+
+
+def contrast_orders(facts: PatientFacts) -> list[DraftOrder]:
+    return [o for o in imaging_orders(facts) if o.iodinated_contrast is True]
 
 
 def renal_impairment_contrast(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
-    orders = [o for o in imaging_orders(facts) if o.procedure_class in CONTRAST_CT]
+    orders = contrast_orders(facts)
     evidence = renal_impairment(facts, params)
     if not orders or evidence is None:
         return []
+    first = next((o for o in orders if o.procedure_class in SURVEY_CT), orders[0])
+    # a survey CT: bone scan or FDG-PET/CT; any other region: the same study without contrast (the catalog's
+    # safety net turns `{order_class}` into the class's non-contrast alternative, or drops it when none exists)
+    suggestions = (("replace-bone-scan", "replace-fdg-petct") if first.procedure_class in SURVEY_CT
+                   else ("replace-without-contrast",))
     return [Finding(topic="renal-impairment-contrast",
-                    values={"order": orders[0].label, "renal_evidence": evidence},
-                    order_ids=tuple(o.ref for o in orders),
-                    suggestions=("replace-bone-scan", "replace-fdg-petct"))]
+                    values={"order": first.label, "renal_evidence": evidence,
+                            "order_class": first.procedure_class or ""},
+                    order_ids=tuple(o.ref for o in orders), suggestions=suggestions)]

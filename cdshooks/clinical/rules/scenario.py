@@ -105,8 +105,9 @@ def neoadjuvant(facts: PatientFacts, params: Params) -> bool:
 def scenario_applies(facts: PatientFacts, params: Params) -> bool:
     """The ACR scenario (R01): breast cancer, on systemic therapy, new suspicion, no CNS presentation.
 
-    By default any recent systemic therapy qualifies (the "looser mode" of clinical-rules.md §6 item 2);
-    with P_SCENARIO_REQUIRE_NEOADJUVANT = 1 the therapy must look neoadjuvant.
+    By default (P_SCENARIO_REQUIRE_NEOADJUVANT = 1) the therapy must look neoadjuvant: the ACR Topic 235
+    Variant 6 table applies to its own scenario. With 0, any recent systemic therapy qualifies (the "looser
+    mode" of clinical-rules.md §6 item 2), an off-label use of the variant that a site must switch on.
     """
     if facts.breast_cancer is None or cns_symptoms(facts, params):
         return False
@@ -165,7 +166,9 @@ def calendar_days(later: datetime, earlier: datetime) -> int:
 
 
 def renal_impairment(facts: PatientFacts, params: Params) -> str | None:
-    """Evidence of severe renal impairment (R07): a recent eGFR under the limit, or CKD stage 4/5/ESRD."""
+    """Evidence that makes iodinated contrast high-risk (R07, clinical-rules.md §7.2; ACR–NKF 2020 consensus):
+    a recent eGFR under the limit (30), or an active CKD stage 4/5, ESRD, dialysis or acute kidney injury
+    condition (VS_CKD severe kinds, VS_RENAL_CONTRAST_RISK)."""
     egfr = facts.latest_lab("egfr", params["P_EGFR_LOOKBACK_DAYS"])
     if egfr is not None and egfr.value is not None and egfr.value < params["P_EGFR_CONTRAST_LIMIT"]:
         return egfr.label
