@@ -31,12 +31,17 @@ def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> l
                     suggestions=("add-ct-cap-iv", "replace-fdg-petct"))]
 
 
+# the one-line summary names the kind of each symptom (bounded), the detail names each record with its date
+SYMPTOM_NAMES = {"seizure": "seizure", "weakness": "focal weakness", "headache": "headache",
+                 "visual": "visual deficit", "speech": "speech deficit"}
+
+
 def _describe(symptoms: list[Symptom]) -> dict[str, str]:
     """`symptoms` with their onset dates (for the detail) and `symptom_names` (for the one-line summary)."""
     first = earliest_per_kind(tuple(symptoms))
     return {"symptoms": "; ".join(f"{s.label} since {s.onset.date().isoformat() if s.onset else 'an unknown date'}"
                                   for s in first),
-            "symptom_names": ", ".join(s.label.lower() for s in first)}
+            "symptom_names": ", ".join(dict.fromkeys(SYMPTOM_NAMES.get(s.kind, s.kind) for s in first))}
 
 
 def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
