@@ -35,6 +35,7 @@ import requests  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from bench.baseline_app import create_baseline_app  # noqa: E402
+from bench.hostile_fhir import print_hostile_fhir  # noqa: E402
 from bench.record import HOOKS, resource_count, typical_request  # noqa: E402
 from bench.report_reading import print_report_reading  # noqa: E402
 from cdshooks import create_app  # noqa: E402
@@ -422,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     results["report_read_mean_ms"] = round(print_report_reading(), 4)
+    results["hostile_fhir"] = print_hostile_fhir()
     elapsed = time.monotonic() - run_started
     results["elapsed_s"] = round(elapsed, 1)
     print(f"\nerrors: non-200 answers or answers without `cards` (warm-up included); * = series cut short by "

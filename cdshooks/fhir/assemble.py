@@ -171,25 +171,31 @@ def _run_fetches(
     for key, bundle in to_complete.items():
         jobs.append((key, "pages", lambda b=bundle: _remaining_pages(client, b, deadline)))  # type: ignore[misc]
     outcomes: dict[str, tuple[str, FetchResult | BaseException]] = {}
+    # slots of this fhirServer's share, taken without waiting: a pool thread never blocks on a busy server
     gate = gates.gate(client.base_url)
+    slots = 0
+    while slots < min(max(1, concurrency), len(jobs)) and gate.acquire(blocking=False):
+        slots += 1
 
     def worker() -> None:
-        while True:
-            try:
-                key, mode, job = jobs.popleft()
-            except IndexError:
-                return
-            if not gate.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                outcomes[key] = (mode, FetchError("budget", "fhirServer busy with other calls"))
-                continue
-            try:
-                outcomes[key] = (mode, job())
-            except BaseException as exc:  # kept for the caller; a worker never dies silently
-                outcomes[key] = (mode, exc)
-            finally:
-                gate.release()
+        try:
+            while True:
+                try:
+                    key, mode, job = jobs.popleft()
+                except IndexError:
+                    return
+                try:
+                    outcomes[key] = (mode, job())
+                except BaseException as exc:  # kept for the caller; a worker never dies silently
+                    outcomes[key] = (mode, exc)
+        finally:
+            gate.release()
 
-    workers: list[Future[None]] = [executor.submit(worker) for _ in range(min(max(1, concurrency), len(jobs)))]
+    if slots == 0:
+        for key, mode, _ in jobs:
+            outcomes[key] = (mode, FetchError("budget", "fhirServer busy with other calls"))
+        jobs.clear()
+    workers: list[Future[None]] = [executor.submit(worker) for _ in range(slots)]
     wait(workers, timeout=max(0.0, deadline - time.monotonic()) + 0.25)  # reads stop at the deadline
     jobs.clear()  # nothing new starts after the budget
     total = len(resources)
