@@ -125,7 +125,7 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     if progression is not None:
         study, region = progression
         return [Finding(topic="progression-not-flare",
-                        values={**base, "known_since": known.since or "date not recorded",
+                        values={**base, "known_since": known.since or "an unrecorded date",
                                 "progression_study": study.label, "progression_region": region},
                         recency=max(scan.when, study.when))]  # type: ignore[type-var]
     signs = _improvement(facts, line.start, scan)
