@@ -5,6 +5,7 @@ at risk (R24).
 
 from __future__ import annotations
 
+from cdshooks.clinical.evidence import LARGE
 from cdshooks.clinical.facts import PatientFacts
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.rules.imaging_evidence import RISK_FEATURES, at_risk_lesion
@@ -79,7 +80,8 @@ def orthopedic_evaluation(facts: PatientFacts, params: Params) -> list[Finding]:
             continue
         lesion = at_risk_lesion(study, established)
         if lesion is not None:
-            risks = sorted(f.replace("-", " ") for f in lesion.features & RISK_FEATURES)
+            risks = sorted("large lesion" if f == LARGE else f.replace("-", " ")
+                           for f in lesion.features & RISK_FEATURES)
             return [Finding(topic="orthopedic-evaluation",
                             values={"study": study.label, "site": lesion.site or study.site or "site not stated",
                                     "risk": ", ".join(risks)},
