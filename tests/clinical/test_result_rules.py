@@ -732,6 +732,12 @@ def test_cross_sectional_findings_known_before_the_line_are_not_progression() ->
     liver_again = study(-10, "CT", bone(Status.METASTATIC, region="liver"))
     assert topics(_flare_or_progression(liver_before, liver_again, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))) == [
         "bone-scan-flare"]
+    coded_liver = Condition("Secondary malignant neoplasm of liver", day(LINE_START - 40), "Condition/liver")
+    assert topics(_flare_or_progression(liver_again, WORSE_SCAN, bone_mets=(CODED_BONE_METS,),
+                                        other_mets=(coded_liver,))) == ["bone-scan-flare"]
+    growing_liver = study(-10, "CT", bone(Status.METASTATIC, None, "progression", region="liver"))
+    assert topics(_flare_or_progression(growing_liver, WORSE_SCAN, bone_mets=(CODED_BONE_METS,),
+                                        other_mets=(coded_liver,))) == ["progression-not-flare"]
     lytic_before_line = study(LINE_START - 5, "CT", bone(Status.METASTATIC, "lytic", "new-foci"))
     assert topics(_flare_or_progression(lytic_before_line, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))) == [
         "bone-scan-flare"]

@@ -77,11 +77,13 @@ def _progression_on_cross_sectional(facts: PatientFacts, start: datetime, params
     for study in facts.imaging_before_now():
         if study.when is not None and study.when <= start:
             known |= visceral_regions(study)
+    # coded visceral metastases before the line: their region is not typed, so only "new"/"growing" counts
+    coded_visceral = any(c.onset is None or c.onset <= start for c in facts.other_mets)
     horizon = params["P_FLARE_EXTENDED_MAX_DAYS"]
     for study in reversed(facts.imaging_before_now()):
         if study.when is None or study.when <= start or calendar_days(study.when, start) > horizon:
             continue
-        region = cross_sectional_progression(study, known)
+        region = cross_sectional_progression(study, known, coded_visceral)
         if region is not None:
             return study, region
     return None

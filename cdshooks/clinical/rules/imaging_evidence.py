@@ -97,11 +97,12 @@ def unresolved_finding(result: ImagingResult) -> Assertion | None:
     return next((a for a in bone_assertions(result) if a.status in {Status.INDETERMINATE, Status.SUSPICIOUS}), None)
 
 
-def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[str] | set[str] = frozenset()
-                                ) -> str | None:
+def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[str] | set[str] = frozenset(),
+                                visceral_known: bool = False) -> str | None:
     """Progression a CT/MRI/PET shows (MDA criteria on CT/MRI, seed 003; §7.2): a visceral metastasis that is
     new (its region not in `known_regions`, or reported new) or growing, or a new or growing bone lesion with a
-    lytic component. Returns the region."""
+    lytic component. With `visceral_known` (coded visceral metastases of unknown region) a visceral finding
+    counts only when reported new or growing. Returns the region."""
     if not result.is_cross_sectional:
         return None
     for assertion in result.assertions:
@@ -110,7 +111,7 @@ def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[
         changes = {Change(c) for c in assertion.changes if c in Change._value2member_map_}
         if changes & (GROWTH | WORSENING):
             return assertion.region
-        if not changes and assertion.region not in known_regions:  # "stable"/"decreased" compares to a prior
+        if not changes and not visceral_known and assertion.region not in known_regions:  # no comparison given
             return assertion.region
     for assertion in bone_assertions(result):
         growing = {Change(c) for c in assertion.changes if c in Change._value2member_map_} & GROWTH
