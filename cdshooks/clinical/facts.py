@@ -7,7 +7,7 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
@@ -224,6 +224,15 @@ class PatientFacts:
             if result.when is not None and result.when <= moment and result.status_of(BONE) is Status.METASTATIC:
                 return BoneMetsEvidence(result.when, "imaging", result.label, result.source)
         return None
+
+    def bone_mets_established_before(self, moment: datetime | None) -> BoneMetsEvidence | None:
+        """Bone metastasis already established strictly before `moment` (e.g. the start of a therapy line),
+        judged on the record up to the day before; None when not (or when `moment` is unknown). A coded
+        diagnosis without an onset date cannot say it preceded `moment`, so it does not count here."""
+        if moment is None:
+            return None
+        evidence = self.bone_mets_evidence(moment - timedelta(days=1))
+        return evidence if evidence is not None and evidence.since is not None else None
 
     def selected_orders(self) -> list[DraftOrder]:
         return [o for o in self.orders if o.selected]

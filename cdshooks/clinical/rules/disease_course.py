@@ -4,8 +4,6 @@ treated bone metastases suggests recurrence (R21).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -27,7 +25,7 @@ def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Find
     if not facts.within(scan.when, params["P_RESULT_RECENT_DAYS"]):
         return []
     # known before: established by the day before this scan (a diagnosis coded from this scan does not count)
-    if facts.bone_mets_evidence(as_of=scan.when - timedelta(days=1)) is not None:
+    if facts.bone_mets_established_before(scan.when) is not None:
         return []
     return [Finding(topic="classic-bone-scan-stage-iv", values={"bone_scan": scan.label}, recency=scan.when)]
 

@@ -114,7 +114,7 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
                      if t.start is not None and t.start.date() == line.start.date()})
     base = {"bone_scan": scan.label, "change": change, "agent": " + ".join(agents), "therapy_start": line.start,
             "weeks_after": round(days / 7), "mda_label": mda_label(scan)}
-    known = facts.bone_mets_evidence(as_of=line.start)
+    known = facts.bone_mets_established_before(line.start)
     if known is None:
         # a first-ever positive scan during therapy is new metastatic disease (seed 002), not a flare; an
         # increase the radiologist does not call metastatic or suspicious is left to R12 / correlation

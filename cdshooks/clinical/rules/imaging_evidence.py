@@ -71,8 +71,17 @@ def bone_characters(result: ImagingResult, statuses: frozenset[Status] | None = 
             if a.character in LesionCharacter._value2member_map_ and (statuses is None or a.status in statuses)}
 
 
+NOT_METASTATIC = frozenset({Status.NEGATIVE, Status.BENIGN})
+
+
+def negative_for_bone_metastasis(result: ImagingResult) -> bool:
+    """The result denies bone metastasis: its bone statements are negative or benign only ("no skeletal
+    metastases; degenerative uptake in both knees" is a negative study)."""
+    return bone_status(result) in NOT_METASTATIC
+
+
 def is_negative_bone_scan(result: ImagingResult) -> bool:
-    return result.is_bone_scan and bone_status(result) is Status.NEGATIVE
+    return result.is_bone_scan and negative_for_bone_metastasis(result)
 
 
 def discordant_positive(result: ImagingResult) -> Assertion | None:

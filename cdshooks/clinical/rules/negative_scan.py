@@ -11,7 +11,7 @@ from datetime import timedelta
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.rules.imaging_evidence import bone_status, is_negative_bone_scan
+from cdshooks.clinical.rules.imaging_evidence import bone_status, is_negative_bone_scan, negative_for_bone_metastasis
 from cdshooks.clinical.rules.scenario import Params, renal_impairment, suspicion
 
 SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoracic"),
@@ -92,7 +92,7 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     if facts.breast_cancer is None:
         return []
     cts = [i for i in facts.imaging_before_now() if i.modality == "CT" and not i.is_bone_scan
-           and bone_status(i) is Status.NEGATIVE]
+           and negative_for_bone_metastasis(i)]
     if not cts:
         return []
     ct = cts[-1]
