@@ -31,10 +31,7 @@ def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessSender
 
 # Fixtures whose clinical expectation needs the rules rewired onto the evidence model (issue 9, item 5):
 # strict, so the marker must go when the rules land.
-AWAITING_RULES = {
-    "patient-view/bone-mets-no-bma--near-miss-suspicious-lesion-later-bone-island.json":
-        "bone-mets-no-bma still reads any positive result, not PatientFacts.bone_mets_evidence()",
-}
+AWAITING_RULES: dict[str, str] = {}  # fixtures waiting for a rule change: strict xfail until it lands
 
 
 def _param(path: Path) -> object:

@@ -394,6 +394,25 @@ def test_bma_prerequisites() -> None:
     assert bone_health.bma_prerequisites(facts(unselected), PARAMS) == []
 
 
+@pytest.mark.parametrize(("medication", "prerequisites", "variant"), [
+    ("denosumab", {}, "renal-denosumab"),
+    ("denosumab", {"dental_evaluation": True, "calcium_vitamin_d": True}, "renal-denosumab-complete"),
+    ("zoledronic acid", {}, "renal-bisphosphonate"),
+    ("pamidronate", {"dental_evaluation": True, "calcium_vitamin_d": True}, "renal-bisphosphonate-complete"),
+])
+def test_bma_prerequisites_warn_about_calcium_and_renal_limits(medication: str, prerequisites: dict[str, bool],
+                                                               variant: str) -> None:
+    """ASCO-CCO 2017: severe hypocalcaemia with denosumab below CrCl 30 / dialysis; zoledronic acid dosed by
+    creatinine clearance and not recommended below 30. The card fires even when nothing else is missing."""
+    bma = DraftOrder("MedicationRequest/bma", True, medication, medication=medication, drug_class="bone-modifying")
+    egfr = lab("egfr", 24, ago(10), "low")
+    [found] = bone_health.bma_prerequisites(facts(bma, labs=(egfr,), **prerequisites), PARAMS)
+    assert found.values["variant"] == variant and found.values["renal_evidence"] == egfr.label
+    normal = lab("egfr", 64, ago(10), None)
+    complete = {"dental_evaluation": True, "calcium_vitamin_d": True}
+    assert bone_health.bma_prerequisites(facts(bma, labs=(normal,), **complete), PARAMS) == []
+
+
 def test_drafted_supplement_is_read_from_the_order() -> None:
     drafts = ({"resourceType": "MedicationRequest", "id": "ca", "status": "draft", "intent": "order",
                "medicationCodeableConcept": {"text": "Calcium carbonate 500 mg + vitamin D3 400 IU"}},

@@ -14,6 +14,19 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from cdshooks.clinical.evidence import (
+    BONE,
+    CORTICAL,
+    EPIDURAL,
+    IMPENDING_FRACTURE,
+    LARGE,
+    PATHOLOGIC_FRACTURE,
+    UNSPECIFIED,
+    VERTEBRAL,
+    WEIGHT_BEARING,
+    Assertion,
+    Status,
+)
 from cdshooks.clinical.extract.imaging import extract_imaging
 from cdshooks.clinical.facts import (
     BONE_SCAN_WB,
@@ -29,6 +42,7 @@ from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.knowledge import default_knowledge
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 from cdshooks.clinical.rules import bone_health, discordance, disease_course, flare, mda, negative_scan
+from cdshooks.clinical.rules.imaging_evidence import is_negative_bone_scan
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import response_problems
 from cdshooks.replay import load_fixture
@@ -95,16 +109,20 @@ def test_discordance_pairing_window_is_60_days(apart: int, fires: bool, ct_first
 
 def test_discordance_needs_a_study_positive_for_bone() -> None:
     nodal = ct(-30, BoneMetResult.NEGATIVE)
-    indeterminate = ct(-30, BoneMetResult.INDETERMINATE)
     scan = bone_scan(-20, BoneMetResult.NEGATIVE)
-    for other in (nodal, indeterminate):
-        assert discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(other, scan)), PARAMS) == []
+    assert discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(nodal, scan)), PARAMS) == []
+    # an indeterminate CT finding next to a negative scan: correlative imaging, never "treat as metastatic"
+    indeterminate = ct(-30, BoneMetResult.INDETERMINATE)
+    [found] = discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(indeterminate, scan)), PARAMS)
+    assert (found.topic, found.values["variant"]) == ("indeterminate-focus-correlative-imaging", "cross-sectional")
 
 
-def test_discordance_mri_positive_is_not_the_ct_rule() -> None:
+def test_discordance_counts_an_mri_positive_for_bone() -> None:
+    """§7.2: a metastatic bone assertion on CT, PET or MRI."""
     mri = ct(-30, BoneMetResult.POSITIVE, modality="MR")
     scan = bone_scan(-20, BoneMetResult.NEGATIVE)
-    assert discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(mri, scan)), PARAMS) == []
+    found = discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(mri, scan)), PARAMS)
+    assert topics(found) == ["discordant-ct-positive-bone-scan-negative"]
 
 
 # -- R09 post-chemotherapy window ------------------------------------------------------------------
@@ -151,12 +169,14 @@ def test_false_negative_needs_supporting_evidence_and_chemotherapy() -> None:
 # -- R13 flare windows ------------------------------------------------------------------------------
 
 SCAN_DAY = -30  # a scan read a month ago: its flare window is counted from the scan, not from today
+# bone metastases established before every line these window tests start (flare needs them known before, §7.2)
+KNOWN_LONG_BEFORE = Condition("Secondary malignant neoplasm of bone", NOW - timedelta(days=400), "Condition/bm0")
 
 
 def _flare(days_after_start: int, *, extra: dict[str, Any] | None = None,
            changes: tuple[Change, ...] = (Change.NEW_FOCI,)) -> list[Finding]:
     line = agent("fulvestrant", "endocrine", day(SCAN_DAY - days_after_start), administered=True)
-    kw: dict[str, Any] = {"bone_mets": (BONE_METS,), "therapies": (line,),
+    kw: dict[str, Any] = {"bone_mets": (KNOWN_LONG_BEFORE,), "therapies": (line,),
                           "imaging": (bone_scan(SCAN_DAY, BoneMetResult.POSITIVE, *changes),)}
     kw.update(extra or {})
     return flare.bone_scan_flare(facts(**kw), PARAMS)
@@ -320,21 +340,23 @@ def test_recurrence_not_while_chemotherapy_continues() -> None:
 
 @pytest.mark.parametrize(("conclusion", "fires"), [
     ("Lytic metastasis in the L2 vertebral body; impending pathologic fracture.", True),
-    ("Mixed lesions in the pelvis and proximal femora, consistent with metastases.", True),
+    # a weight-bearing site alone is not a described risk (§7.2 R24)
+    ("Mixed lesions in the pelvis and proximal femora, consistent with metastases.", False),
     ("Osseous metastases in the ribs and pelvis. No vertebral involvement. No pathologic fracture of the femur.",
      False),
     ("Metastases in the ribs. The spine is normal.", False),
 ])
 def test_orthopedic_terms_are_read_with_negation(conclusion: str, fires: bool) -> None:
+    """Results the reader has not turned into assertions yet: features from the conclusion, negation aware."""
     study = ct(-9, BoneMetResult.POSITIVE, conclusion=conclusion)
     assert bool(bone_health.orthopedic_evaluation(facts(imaging=(study,)), PARAMS)) is fires
 
 
-def test_orthopedic_ignores_old_imaging_but_not_the_problem_list() -> None:
-    old = ct(-400, BoneMetResult.POSITIVE, conclusion="Lytic metastasis in the left femur.")
+def test_orthopedic_ignores_old_imaging_and_a_coded_site_without_risk() -> None:
+    old = ct(-400, BoneMetResult.POSITIVE, conclusion="Lytic metastasis in the left femur; impending fracture.")
     assert bone_health.orthopedic_evaluation(facts(imaging=(old,)), PARAMS) == []
     femur = Condition("Secondary malignant neoplasm of bone", day(-400), "Condition/f", site="Left femur")
-    assert topics(bone_health.orthopedic_evaluation(facts(bone_mets=(femur,)), PARAMS)) == ["orthopedic-evaluation"]
+    assert bone_health.orthopedic_evaluation(facts(bone_mets=(femur,)), PARAMS) == []
 
 
 def test_classic_stage_iv_reads_the_reported_scan() -> None:
@@ -569,3 +591,246 @@ def test_no_card_claims_progression_for_a_bone_scan_inside_the_flare_window(clie
                 for sentence in re.split(r"(?<=[.;])\s+|\n", text):
                     if re.search(r"progress", sentence, re.IGNORECASE):
                         assert HEDGES.search(sentence), (card["source"]["topic"]["code"], sentence)
+
+
+# ================================================================================================
+# The evidence model (issue 9 item 5, clinical-rules.md §7.2): rules read assertions, never `result`
+# ================================================================================================
+
+def study(offset: int, modality: str, *assertions: Assertion, procedure_class: str | None = None,
+          label: str | None = None, **kw: Any) -> ImagingResult:
+    """A result whose reading is only its assertions (`result` deliberately UNKNOWN)."""
+    when = day(offset)
+    cls = procedure_class or (BONE_SCAN_WB if modality == "NM" else CT_CAP_IV)
+    return ImagingResult(source=f"DiagnosticReport/{modality}{offset}", label=label or f"{modality} {when.date()}",
+                         procedure_class=cls, modality=modality, when=when, result=BoneMetResult.UNKNOWN,
+                         character=None, assertions=assertions, **kw)
+
+
+def bone(status: Status, character: str | None = None, *changes: str, features: frozenset[str] = frozenset(),
+         site: str | None = None, region: str = BONE) -> Assertion:
+    return Assertion(region, status, character=character, changes=frozenset(changes), site=site, features=features)
+
+
+NEGATIVE_SCAN = study(-20, "NM", bone(Status.NEGATIVE), label="Bone scan negative")
+CODED_BONE_METS = Condition("Secondary malignant neoplasm of bone", day(-200), "Condition/bm")
+
+
+def _discordance(*imaging: ImagingResult, **kw: Any) -> list[Finding]:
+    return discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=imaging, **kw), PARAMS)
+
+
+@pytest.mark.parametrize(("modality", "assertion", "topic"), [
+    ("CT", bone(Status.METASTATIC, "blastic"), "discordant-ct-positive-bone-scan-negative"),
+    ("MR", bone(Status.METASTATIC), "discordant-ct-positive-bone-scan-negative"),
+    ("PT", bone(Status.SUSPICIOUS, "lytic"), "discordant-ct-positive-bone-scan-negative"),
+    ("CT", bone(Status.SUSPICIOUS, "mixed"), "discordant-ct-positive-bone-scan-negative"),
+    # suspicious sclerosis or an indeterminate focus: correlate, do not treat
+    ("CT", bone(Status.SUSPICIOUS, "blastic"), "indeterminate-focus-correlative-imaging"),
+    ("CT", bone(Status.INDETERMINATE, "lytic"), "indeterminate-focus-correlative-imaging"),
+    ("PT", bone(Status.INDETERMINATE), "indeterminate-focus-correlative-imaging"),
+    ("CT", bone(Status.BENIGN, "blastic"), None),  # a bone island
+    ("CT", bone(Status.METASTATIC, region="liver"), None),  # a liver lesion is not a bone lesion
+])
+def test_discordance_reads_the_bone_assertion(modality: str, assertion: Assertion, topic: str | None) -> None:
+    found = _discordance(study(-30, modality, assertion), NEGATIVE_SCAN)
+    assert (found[0].topic if found else None) == topic
+
+
+def test_discordance_asks_for_biopsy_until_metastasis_is_confirmed() -> None:
+    ct_met = study(-30, "CT", bone(Status.METASTATIC, "lytic", site="left iliac bone"))
+    [unconfirmed] = _discordance(ct_met, NEGATIVE_SCAN)
+    assert unconfirmed.values["variant"] == "unconfirmed" and unconfirmed.values["site"] == "left iliac bone"
+    [confirmed] = _discordance(ct_met, NEGATIVE_SCAN, bone_mets=(CODED_BONE_METS,))
+    assert "variant" not in confirmed.values
+
+
+def test_discordance_reads_a_bone_scan_negative_without_naming_bone() -> None:
+    """On a bone scan, "no evidence of metastatic disease" (region unspecified) is a negative bone scan."""
+    scan = study(-20, "NM", bone(Status.NEGATIVE, region=UNSPECIFIED))
+    assert topics(_discordance(study(-30, "CT", bone(Status.METASTATIC)), scan)) == [
+        "discordant-ct-positive-bone-scan-negative"]
+    ct_unspecified = study(-30, "CT", bone(Status.NEGATIVE, region=UNSPECIFIED))
+    assert not any(is_negative_bone_scan(s) for s in (ct_unspecified,))
+
+
+def test_a_negative_bone_scan_may_name_benign_uptake() -> None:
+    """"No skeletal metastases; degenerative uptake in both knees": benign + negative is a negative scan."""
+    scan = study(-20, "NM", bone(Status.BENIGN, site="knees"), bone(Status.NEGATIVE))
+    assert is_negative_bone_scan(scan)
+    assert topics(_discordance(study(-30, "CT", bone(Status.METASTATIC)), scan)) == [
+        "discordant-ct-positive-bone-scan-negative"]
+    assert not is_negative_bone_scan(study(-20, "NM", bone(Status.INDETERMINATE), bone(Status.NEGATIVE)))
+
+
+def test_correlative_imaging_done_silences_the_cross_sectional_variant() -> None:
+    indeterminate = study(-30, "CT", bone(Status.INDETERMINATE, "blastic"))
+    mri = study(-5, "MR", bone(Status.BENIGN, "blastic"))
+    assert _discordance(indeterminate, NEGATIVE_SCAN, mri) == []
+
+
+def test_false_negative_reads_a_negative_bone_assertion() -> None:
+    pet = study(-5, "PT", bone(Status.INDETERMINATE, "blastic"))  # diffuse sclerosis, uninterpreted (seed 001)
+    scan = study(-2, "NM", bone(Status.NEGATIVE))
+    found = discordance.false_negative_after_chemo(facts(imaging=(pet, scan), therapies=(_chemo_at(-13),)), PARAMS)
+    assert topics(found) == ["bone-scan-false-negative-after-chemo"]
+    assert "sclerotic" in found[0].values["supporting"]
+    # a bone scan that is not negative, or a PET sclerosis called benign, gives no card
+    indeterminate_scan = study(-2, "NM", bone(Status.INDETERMINATE))
+    benign_pet = study(-5, "PT", bone(Status.BENIGN, "blastic"))
+    for imaging in ((pet, indeterminate_scan), (benign_pet, scan)):
+        assert discordance.false_negative_after_chemo(facts(imaging=imaging, therapies=(_chemo_at(-13),)),
+                                                      PARAMS) == []
+
+
+# -- R13 / R27: flare only in metastases known before the line, and never over cross-sectional progression --
+
+LINE_START = -70
+
+
+def _line(*extra: Therapy) -> tuple[Therapy, ...]:
+    return (agent("letrozole", "endocrine", day(LINE_START), administered=False),
+            agent("palbociclib", "cdk46", day(LINE_START), administered=False), *extra)
+
+
+WORSE_SCAN = study(-4, "NM", bone(Status.METASTATIC, None, "new-foci", "increased-uptake"), label="Bone scan")
+
+
+def _flare_or_progression(*imaging: ImagingResult, **kw: Any) -> list[Finding]:
+    kw.setdefault("therapies", _line())
+    return flare.bone_scan_flare(facts(imaging=imaging, **kw), PARAMS)
+
+
+def test_first_positive_scan_during_therapy_is_new_disease_not_flare() -> None:
+    """Seed 002: a first-ever positive bone scan during therapy is stage IV, not flare."""
+    [found] = _flare_or_progression(WORSE_SCAN)
+    assert (found.topic, found.values["variant"]) == ("progression-not-flare", "new-disease")
+    assert found.values["agent"] == "letrozole + palbociclib"
+    # bone metastases coded only after the line started are not "known before" either
+    late_code = Condition("Secondary malignant neoplasm of bone", day(LINE_START + 20), "Condition/late")
+    assert topics(_flare_or_progression(WORSE_SCAN, bone_mets=(late_code,))) == ["progression-not-flare"]
+    # known before: a coded diagnosis, or a metastatic scan before the line
+    assert topics(_flare_or_progression(WORSE_SCAN, bone_mets=(CODED_BONE_METS,))) == ["bone-scan-flare"]
+    baseline = study(LINE_START - 10, "NM", bone(Status.METASTATIC))
+    assert topics(_flare_or_progression(baseline, WORSE_SCAN)) == ["bone-scan-flare"]
+
+
+def test_new_disease_needs_a_scan_read_as_metastatic_or_suspicious() -> None:
+    vague = study(-4, "NM", bone(Status.INDETERMINATE, None, "increased-uptake"))
+    degenerative = study(-4, "NM", bone(Status.BENIGN, None, "increased-uptake"))
+    for scan in (vague, degenerative):
+        assert _flare_or_progression(scan) == []
+
+
+@pytest.mark.parametrize(("ct_assertion", "topic"), [
+    (bone(Status.METASTATIC, "lytic", "new-foci"), "progression-not-flare"),
+    (bone(Status.SUSPICIOUS, "mixed", "progression"), "progression-not-flare"),
+    (bone(Status.METASTATIC, region="liver"), "progression-not-flare"),  # a new visceral metastasis
+    (bone(Status.SUSPICIOUS, None, "progression", region="lung"), "progression-not-flare"),
+    # new sclerosis can be healing (MDA partial response), lytic turning sclerotic is response
+    (bone(Status.METASTATIC, "blastic", "new-foci"), "bone-scan-flare"),
+    (bone(Status.METASTATIC, "lytic", "sclerotic-change"), "bone-scan-flare"),
+    (bone(Status.METASTATIC, "lytic", "stable"), "bone-scan-flare"),
+    (bone(Status.METASTATIC, None, "stable", region="liver"), "bone-scan-flare"),
+])
+def test_cross_sectional_progression_in_the_window_excludes_flare(ct_assertion: Assertion, topic: str) -> None:
+    ct_during = study(-10, "CT", ct_assertion)
+    found = _flare_or_progression(ct_during, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))
+    assert topics(found) == [topic]
+    if topic == "progression-not-flare":
+        assert found[0].values["progression_study"] == ct_during.label
+        assert "variant" not in found[0].values
+
+
+def test_cross_sectional_findings_known_before_the_line_are_not_progression() -> None:
+    liver_before = study(LINE_START - 20, "CT", bone(Status.METASTATIC, region="liver"))
+    liver_again = study(-10, "CT", bone(Status.METASTATIC, region="liver"))
+    assert topics(_flare_or_progression(liver_before, liver_again, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))) == [
+        "bone-scan-flare"]
+    coded_liver = Condition("Secondary malignant neoplasm of liver", day(LINE_START - 40), "Condition/liver")
+    assert topics(_flare_or_progression(liver_again, WORSE_SCAN, bone_mets=(CODED_BONE_METS,),
+                                        other_mets=(coded_liver,))) == ["bone-scan-flare"]
+    growing_liver = study(-10, "CT", bone(Status.METASTATIC, None, "progression", region="liver"))
+    assert topics(_flare_or_progression(growing_liver, WORSE_SCAN, bone_mets=(CODED_BONE_METS,),
+                                        other_mets=(coded_liver,))) == ["progression-not-flare"]
+    lytic_before_line = study(LINE_START - 5, "CT", bone(Status.METASTATIC, "lytic", "new-foci"))
+    assert topics(_flare_or_progression(lytic_before_line, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))) == [
+        "bone-scan-flare"]
+
+
+# -- R15: established bone metastasis only; calcium and renal safety (ASCO-CCO 2017) -------------------------
+
+def test_bma_card_needs_established_bone_metastasis() -> None:
+    for status in (Status.SUSPICIOUS, Status.INDETERMINATE, Status.BENIGN):
+        assert bone_health.bone_mets_without_bma(facts(imaging=(study(-30, "CT", bone(status, "lytic")),)),
+                                                 PARAMS) == []
+    ct_met = study(-30, "CT", bone(Status.METASTATIC, "lytic"), label="CT C/A/P 2026-05-02")
+    [found] = bone_health.bone_mets_without_bma(facts(imaging=(ct_met,)), PARAMS)
+    assert found.values["basis_kind"] == "imaging"
+    assert str(found.values["bone_mets_basis"]).startswith("CT C/A/P 2026-05-02")
+    assert found.values["bone_mets_since"] == day(-30) and "variant" not in found.values
+    [coded] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,)), PARAMS)
+    assert coded.values["basis_kind"] == "coded"
+
+
+def test_bma_card_warns_about_calcium_and_renal_limits() -> None:
+    egfr = LabResult("egfr", day(-10), 22, "mL/min/1.73m2", "low", "interpretation")
+    [found] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), labs=(egfr,)), PARAMS)
+    assert found.values["variant"] == "ckd" and found.values["renal_evidence"] == egfr.label
+    prolia = Therapy("denosumab", "bone-modifying", day(-60), day(-60), False, osteoporosis_dose=True)
+    [both] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), labs=(egfr,),
+                                                     therapies=(prolia,)), PARAMS)
+    assert both.values["variant"] == "osteoporosis-dose-ckd"
+    dialysis = Condition("End stage renal disease on dialysis", day(-300), "Condition/esrd")
+    [ckd] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), ckd_severe=dialysis), PARAMS)
+    assert ckd.values["renal_evidence"] == dialysis.label
+
+
+# -- R24: established lesion, weight-bearing or vertebral site, described risk ----------------------------------
+
+@pytest.mark.parametrize(("assertion", "established", "fires"), [
+    (bone(Status.METASTATIC, "lytic", features=frozenset({WEIGHT_BEARING, CORTICAL}), site="left femur"), False,
+     True),
+    (bone(Status.METASTATIC, features=frozenset({VERTEBRAL, EPIDURAL})), False, True),
+    (bone(Status.METASTATIC, features=frozenset({VERTEBRAL, IMPENDING_FRACTURE})), False, True),
+    (bone(Status.METASTATIC, features=frozenset({VERTEBRAL})), True, False),  # "spine" alone
+    (bone(Status.METASTATIC, features=frozenset({LARGE})), True, False),  # a large rib lesion
+    (bone(Status.SUSPICIOUS, features=frozenset({VERTEBRAL, PATHOLOGIC_FRACTURE})), False, False),
+    (bone(Status.SUSPICIOUS, features=frozenset({VERTEBRAL, PATHOLOGIC_FRACTURE})), True, True),
+    (bone(Status.BENIGN, features=frozenset({VERTEBRAL, PATHOLOGIC_FRACTURE})), True, False),  # osteoporotic
+])
+def test_orthopedic_evaluation_reads_lesion_features(assertion: Assertion, established: bool, fires: bool) -> None:
+    extra = {"bone_mets": (CODED_BONE_METS,)} if established else {}
+    found = bone_health.orthopedic_evaluation(facts(imaging=(study(-9, "CT", assertion),), **extra), PARAMS)
+    assert bool(found) is fires
+    if found and assertion.site:
+        assert found[0].values["site"] == "left femur" and found[0].values["risk"] == "cortical involvement"
+
+
+# -- R10-R12, R18, R19, R21 read bone status --------------------------------------------------------------------
+
+def test_indeterminate_focus_reads_the_bone_assertion() -> None:
+    scan = study(-5, "NM", bone(Status.INDETERMINATE, site="sternum"))
+    assert topics(negative_scan.indeterminate_focus(facts(imaging=(scan,)), PARAMS)) == [
+        "indeterminate-focus-correlative-imaging"]
+    benign_single = study(-5, "NM", bone(Status.BENIGN), solitary_focus=True)
+    assert negative_scan.indeterminate_focus(facts(imaging=(benign_single,)), PARAMS) == []
+
+
+def test_negative_scan_rules_read_the_bone_assertion() -> None:
+    pain = Symptom("bone-pain", "Low back pain", day(-30), True, site="Lumbar spine")
+    scan = study(-20, "NM", bone(Status.NEGATIVE))
+    assert topics(negative_scan.persistent_pain_after_negative_scan(facts(imaging=(scan,), symptoms=(pain,)),
+                                                                    PARAMS)) == [
+        "negative-bone-scan-persistent-pain-mri"]
+    positive = study(-20, "NM", bone(Status.SUSPICIOUS))
+    assert negative_scan.persistent_pain_after_negative_scan(facts(imaging=(positive,), symptoms=(pain,)),
+                                                             PARAMS) == []
+
+
+def test_classic_stage_iv_needs_a_metastatic_multifocal_scan() -> None:
+    metastatic = study(-5, "NM", bone(Status.METASTATIC), multifocal=True)
+    suspicious = study(-5, "NM", bone(Status.SUSPICIOUS), multifocal=True)
+    assert topics(disease_course.classic_positive_bone_scan(facts(imaging=(metastatic,)), PARAMS)) == [
+        "classic-bone-scan-stage-iv"]
+    assert disease_course.classic_positive_bone_scan(facts(imaging=(suspicious,)), PARAMS) == []

@@ -1,38 +1,84 @@
-"""Bone scan against CT / PET-CT: discordance (R08) and the false-negative bone scan after chemotherapy (R09)."""
+"""Bone scan against CT / PET-CT / MRI: discordance (R08) and the false-negative bone scan after chemotherapy
+(R09). Both read the imaging evidence model (assertions per region), never report text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+from cdshooks.clinical.evidence import Assertion, Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import BoneMetResult, LesionCharacter
+from cdshooks.clinical.rules.imaging_evidence import (
+    BLASTIC_COMPONENT,
+    POSITIVE,
+    bone_characters,
+    bone_status,
+    discordant_positive,
+    is_negative_bone_scan,
+    unresolved_finding,
+)
 from cdshooks.clinical.rules.mda import mda_label
 from cdshooks.clinical.rules.scenario import Params, calendar_days, days_between
 
+# bone metastasis counts as confirmed (no biopsy needed to act on the discordance) on this evidence only
+CONFIRMED_BASES = frozenset({"coded", "pathology"})
 
-def _pairs(facts: PatientFacts, window: float) -> list[tuple[ImagingResult, ImagingResult]]:
-    """(CT or PET/CT positive for bone metastases, bone scan negative) within the pairing window, newest first."""
+Pair = tuple[ImagingResult, Assertion, ImagingResult]
+
+
+def _pairs(facts: PatientFacts, window: float,
+           pick: Callable[[ImagingResult], Assertion | None]) -> list[Pair]:
+    """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first."""
     studies = facts.imaging_before_now()
-    positives = [s for s in studies if s.is_ct_or_pet and s.result is BoneMetResult.POSITIVE]
-    negatives = [s for s in studies if s.is_bone_scan and s.result is BoneMetResult.NEGATIVE]
-    pairs = [(p, n) for p in positives for n in negatives
-             if p.when and n.when and days_between(p.when, n.when) <= window]
-    return sorted(pairs, key=lambda pn: max(pn[0].when, pn[1].when), reverse=True)  # type: ignore[type-var]
+    negatives = [s for s in studies if is_negative_bone_scan(s)]
+    pairs: list[Pair] = []
+    for study in studies:
+        assertion = pick(study)
+        if assertion is None or study.when is None:
+            continue
+        pairs.extend((study, assertion, n) for n in negatives
+                     if n.when is not None and days_between(study.when, n.when) <= window)
+    return sorted(pairs, key=lambda p: max(p[0].when, p[2].when), reverse=True)  # type: ignore[type-var]
+
+
+def _newest(pair: Pair) -> datetime:
+    return max(pair[0].when, pair[2].when)  # type: ignore[type-var]
 
 
 def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Params) -> list[Finding]:
+    """R08 (§7.2): a metastatic (or suspicious lytic) CT/PET/MRI bone finding and a negative bone scan. An
+    indeterminate finding next to a negative scan gets correlative-imaging advice instead, never "treat"."""
     if facts.breast_cancer is None:
         return []
-    pairs = _pairs(facts, params["P_DISCORDANCE_WINDOW_DAYS"])
-    if not pairs:
+    window = params["P_DISCORDANCE_WINDOW_DAYS"]
+    pairs = _pairs(facts, window, discordant_positive)
+    if pairs:
+        study, assertion, negative = pairs[0]
+        evidence = facts.bone_mets_evidence()
+        confirmed = evidence is not None and evidence.basis in CONFIRMED_BASES
+        values: dict[str, object] = {
+            "positive_study": study.label, "negative_study": negative.label,
+            "positive_status": assertion.status.value, "site": assertion.site or study.site or "site not stated",
+            "days_apart": days_between(study.when, negative.when),  # type: ignore[arg-type]
+            "mda_label": mda_label(study)}
+        if not confirmed:
+            values["variant"] = "unconfirmed"
+        return [Finding(topic="discordant-ct-positive-bone-scan-negative", values=values, recency=_newest(pairs[0]))]
+    unresolved = _pairs(facts, window, unresolved_finding)
+    if not unresolved:
         return []
-    positive, negative = pairs[0]
-    return [Finding(
-        topic="discordant-ct-positive-bone-scan-negative",
-        values={"positive_study": positive.label, "negative_study": negative.label,
-                "days_apart": days_between(positive.when, negative.when),  # type: ignore[arg-type]
-                "mda_label": mda_label(positive)},
-        recency=max(positive.when, negative.when),  # type: ignore[type-var]
-    )]
+    study, assertion, negative = unresolved[0]
+    # correlative imaging already done: a later MRI/CT of the skeleton answered it
+    if any(i.when is not None and i.when > _newest(unresolved[0]) and i.modality in {"MR", "CT"}
+           and bone_status(i) is not None for i in facts.imaging):
+        return []
+    return [Finding(topic="indeterminate-focus-correlative-imaging",
+                    values={"variant": "cross-sectional", "study": study.label, "bone_scan": negative.label,
+                            "finding_status": assertion.status.value,
+                            "site": assertion.site or study.site or "site not stated"},
+                    recency=_newest(unresolved[0]))]
 
 
 def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str | None:
@@ -42,9 +88,13 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
             continue
         if days_between(study.when, scan.when) > window:
             continue
-        if study.result is BoneMetResult.POSITIVE or study.character in {LesionCharacter.BLASTIC,
-                                                                         LesionCharacter.MIXED}:
-            return f"{study.label} shows {'sclerotic lesions' if study.character else 'bone metastases'}"
+        status = bone_status(study)
+        if status in {None, Status.BENIGN, Status.NEGATIVE}:
+            continue
+        if bone_characters(study) & BLASTIC_COMPONENT:
+            return f"{study.label} shows sclerotic bone lesions"
+        if status in POSITIVE:
+            return f"{study.label} shows bone lesions read as {status.value}"
     for lab in sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.flag == "high" and lab.when),
                       key=lambda lab: lab.when, reverse=True):  # type: ignore[arg-type, return-value]
         if scan.when is not None and days_between(lab.when, scan.when) <= window:  # type: ignore[arg-type]
@@ -53,9 +103,11 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
 
 
 def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Finding]:
+    """R09: a bone scan negative for bone (from wherever the result was filed) within the post-chemotherapy
+    window, while CT/PET-CT or ALP point to bone disease."""
     if facts.breast_cancer is None:
         return []
-    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and s.result is BoneMetResult.NEGATIVE]
+    scans = [s for s in facts.imaging_before_now() if is_negative_bone_scan(s)]
     chemo = facts.therapies_of("chemotherapy")
     for scan in reversed(scans):
         if scan.when is None:

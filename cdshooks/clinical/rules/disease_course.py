@@ -4,11 +4,11 @@ treated bone metastases suggests recurrence (R21).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import PatientFacts
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import BoneMetResult, Change
+from cdshooks.clinical.report_reading import Change
+from cdshooks.clinical.rules.imaging_evidence import bone_changes, bone_status
 from cdshooks.clinical.rules.scenario import Params, last_chemotherapy
 
 
@@ -19,23 +19,22 @@ def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Find
     if not scans:
         return []
     scan = scans[-1]
-    if scan.result is not BoneMetResult.POSITIVE or not scan.multifocal or scan.when is None:
+    # the classic pattern: multiple foci the radiologist reads as metastatic (not merely suspicious)
+    if bone_status(scan) is not Status.METASTATIC or not scan.multifocal or scan.when is None:
         return []
     if not facts.within(scan.when, params["P_RESULT_RECENT_DAYS"]):
         return []
-    known_before = any(m.onset is not None and m.onset < scan.when - timedelta(days=1) for m in facts.bone_mets) or any(
-        i.result is BoneMetResult.POSITIVE and i.when is not None and i.when < scan.when for i in facts.imaging)
-    if known_before:
+    # known before: established by the day before this scan (a diagnosis coded from this scan does not count)
+    if facts.bone_mets_established_before(scan.when) is not None:
         return []
     return [Finding(topic="classic-bone-scan-stage-iv", values={"bone_scan": scan.label}, recency=scan.when)]
 
 
 def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[Finding]:
-    if facts.breast_cancer is None or not (facts.bone_mets or any(
-            i.result is BoneMetResult.POSITIVE for i in facts.imaging)):
+    if facts.breast_cancer is None or facts.bone_mets_evidence() is None:
         return []
     treated = [i for i in facts.imaging_before_now()
-               if Change.SCLEROTIC_CHANGE in i.changes or Change.DECREASED in i.changes]
+               if {Change.SCLEROTIC_CHANGE, Change.DECREASED} & bone_changes(i)]
     if not treated:
         return []
     chemo = last_chemotherapy(facts)

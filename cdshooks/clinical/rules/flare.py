@@ -1,14 +1,26 @@
 """The flare phenomenon (R13): more uptake or new foci on a bone scan weeks after an effective new therapy
 line is often healing, not progression. Stronger when the patient is improving.
+
+Flare needs bone metastases established before the line started, and no progression on concurrent CT/MRI/PET
+(§7.2). Otherwise the same scan gets `progression-not-flare` (R27): a first-ever positive scan during therapy
+is new metastatic disease, and cross-sectional progression is not explained by a healing flare.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts, Therapy
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import BoneMetResult, Change
+from cdshooks.clinical.report_reading import Change
+from cdshooks.clinical.rules.imaging_evidence import (
+    POSITIVE,
+    bone_changes,
+    bone_status,
+    cross_sectional_progression,
+    visceral_regions,
+)
 from cdshooks.clinical.rules.mda import mda_label
 from cdshooks.clinical.rules.scenario import SYSTEMIC, Params, calendar_days
 
@@ -30,21 +42,15 @@ def _improvement(facts: PatientFacts, start: datetime, scan: ImagingResult) -> l
     reference = before[-1] if before else (after[0] if len(after) > 1 else None)
     if reference is not None and after and after[-1] is not reference and after[-1].value < reference.value:  # type: ignore[operator]
         signs.append(f"ALP falling ({reference.value:g} to {after[-1].value:g} {after[-1].unit})".replace(" )", ")"))
-    if any(i.is_cross_sectional and Change.SCLEROTIC_CHANGE in i.changes and i.when and i.when >= start
+    if any(i.is_cross_sectional and Change.SCLEROTIC_CHANGE in bone_changes(i) and i.when and i.when >= start
            for i in facts.imaging):
         signs.append("lytic lesions turning sclerotic on CT/MRI")
     return signs
 
 
 def _worsening(scan: ImagingResult) -> str | None:
-    changes = [label for change, label in WORSENING.items() if change in scan.changes]
+    changes = [label for change, label in WORSENING.items() if change in bone_changes(scan)]
     return " and ".join(changes) if changes else None
-
-
-def _known_disease_before(facts: PatientFacts, scan: ImagingResult) -> bool:
-    return bool(facts.bone_mets) or scan.result is BoneMetResult.POSITIVE or any(
-        i.result is BoneMetResult.POSITIVE and i.when is not None and scan.when is not None and i.when < scan.when
-        for i in facts.imaging)
 
 
 def _line_for(facts: PatientFacts, scan: ImagingResult, low: float, high: float) -> Therapy | None:
@@ -62,7 +68,29 @@ def _line_for(facts: PatientFacts, scan: ImagingResult, low: float, high: float)
     return None
 
 
+def _progression_on_cross_sectional(facts: PatientFacts, start: datetime, params: Params
+                                    ) -> tuple[ImagingResult, str] | None:
+    """CT/MRI/PET after the line started, inside the extended flare window and not after now, that shows
+    progression: a visceral metastasis new since the line started (or reported new/growing), or a new or
+    growing lytic bone lesion. Newest first."""
+    known: set[str] = set()
+    for study in facts.imaging_before_now():
+        if study.when is not None and study.when <= start:
+            known |= visceral_regions(study)
+    # coded visceral metastases before the line: their region is not typed, so only "new"/"growing" counts
+    coded_visceral = any(c.onset is None or c.onset <= start for c in facts.other_mets)
+    horizon = params["P_FLARE_EXTENDED_MAX_DAYS"]
+    for study in reversed(facts.imaging_before_now()):
+        if study.when is None or study.when <= start or calendar_days(study.when, start) > horizon:
+            continue
+        region = cross_sectional_progression(study, known, coded_visceral)
+        if region is not None:
+            return study, region
+    return None
+
+
 def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
+    """R13 flare, or R27 progression-not-flare for the same worsening scan (never both)."""
     if facts.breast_cancer is None:
         return []
     # the latest reported bone scan only (older ones have been read against newer imaging); a study without
@@ -72,9 +100,10 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     scan = scans[-1]
     change = _worsening(scan)
-    if change is None or not facts.within(scan.when, params["P_FLARE_EXTENDED_MAX_DAYS"]):
+    status = bone_status(scan)
+    if change is None or status in {Status.BENIGN, Status.NEGATIVE}:
         return []
-    if not _known_disease_before(facts, scan):
+    if not facts.within(scan.when, params["P_FLARE_EXTENDED_MAX_DAYS"]):
         return []
     line = _line_for(facts, scan, params["P_FLARE_MIN_DAYS"], params["P_FLARE_EXTENDED_MAX_DAYS"])
     if line is None or line.start is None or scan.when is None:
@@ -83,16 +112,31 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     # agents started the same day are one line ("letrozole + palbociclib")
     agents = sorted({t.agent for t in facts.therapies_of(*SYSTEMIC)
                      if t.start is not None and t.start.date() == line.start.date()})
+    base = {"bone_scan": scan.label, "change": change, "agent": " + ".join(agents), "therapy_start": line.start,
+            "weeks_after": round(days / 7), "mda_label": mda_label(scan)}
+    known = facts.bone_mets_established_before(line.start)
+    if known is None:
+        # a first-ever positive scan during therapy is new metastatic disease (seed 002), not a flare; an
+        # increase the radiologist does not call metastatic or suspicious is left to R12 / correlation
+        if status not in POSITIVE:
+            return []
+        return [Finding(topic="progression-not-flare",
+                        values={**base, "variant": "new-disease"},
+                        recency=scan.when)]
+    progression = _progression_on_cross_sectional(facts, line.start, params)
+    if progression is not None:
+        study, region = progression
+        return [Finding(topic="progression-not-flare",
+                        values={**base, "known_since": known.since or "an unrecorded date",
+                                "progression_study": study.label, "progression_region": region},
+                        recency=max(scan.when, study.when))]  # type: ignore[type-var]
     signs = _improvement(facts, line.start, scan)
     variant = "late" if days > params["P_FLARE_MAX_DAYS"] else ("likely" if signs else "possible")
     follow_up = scan.when + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
     return [Finding(
         topic="bone-scan-flare",
-        values={"variant": variant, "bone_scan": scan.label, "change": change, "agent": " + ".join(agents),
-                "therapy_start": line.start, "weeks_after": round(days / 7),
-                "improvement": ", ".join(signs) if signs else "none documented",
-                "follow_up_date": follow_up, "follow-up-bone-scan_occurrence": follow_up,
-                "mda_label": mda_label(scan)},
+        values={**base, "variant": variant, "improvement": ", ".join(signs) if signs else "none documented",
+                "follow_up_date": follow_up, "follow-up-bone-scan_occurrence": follow_up},
         suggestions=("follow-up-bone-scan",),
         recency=scan.when,
     )]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.report_reading import Change
+from cdshooks.clinical.rules.imaging_evidence import bone_changes
 
 # first match wins: a new lesion or growth anywhere is progression even when other lesions respond (MDA)
 CATEGORY_BY_CHANGE: tuple[tuple[Change, str], ...] = (
@@ -23,8 +24,10 @@ NOT_ASSESSABLE = "not assessable (no comparison with an earlier study)"
 
 
 def mda_label(study: ImagingResult) -> str:
+    """The MDA category of the bone changes the study reports (its bone assertions)."""
+    changes = bone_changes(study)
     for change, label in CATEGORY_BY_CHANGE:
-        if change in study.changes:
+        if change in changes:
             if label.startswith("MDA progressive") and not study.is_bone_scan:
                 return CROSS_SECTIONAL_PROGRESSION
             return label

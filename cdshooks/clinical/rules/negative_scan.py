@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.rules.imaging_evidence import bone_status, is_negative_bone_scan, negative_for_bone_metastasis
 from cdshooks.clinical.rules.scenario import Params, renal_impairment, suspicion
 
 SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoracic"),
@@ -18,7 +19,7 @@ SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoraci
 
 
 def _latest_bone_scan(facts: PatientFacts) -> ImagingResult | None:
-    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and s.result is not BoneMetResult.UNKNOWN]
+    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and bone_status(s) is not None]
     return scans[-1] if scans else None
 
 
@@ -39,7 +40,7 @@ def _mri_procedure(site: str | None) -> str | None:
 
 def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
-    if facts.breast_cancer is None or scan is None or scan.result is not BoneMetResult.NEGATIVE or scan.when is None:
+    if facts.breast_cancer is None or scan is None or not is_negative_bone_scan(scan) or scan.when is None:
         return []
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
     # still active, and new around the scan: recorded after it, within the look-back, or the pain that led to
@@ -59,7 +60,7 @@ def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> 
 
 def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
-    if facts.breast_cancer is None or scan is None or scan.result is not BoneMetResult.NEGATIVE:
+    if facts.breast_cancer is None or scan is None or not is_negative_bone_scan(scan):
         return []
     found = suspicion(facts, params)
     if not found.visceral or _since(facts, scan, set(), {CT_CAP_IV, FDG_PETCT}):
@@ -75,8 +76,11 @@ def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
     if facts.breast_cancer is None or scan is None:
         return []
-    if not (scan.result is BoneMetResult.INDETERMINATE or (scan.solitary_focus
-                                                            and scan.result is not BoneMetResult.NEGATIVE)):
+    # an indeterminate bone assertion; or a solitary focus called suspicious or metastatic (one focus is not
+    # the classic pattern of R19: correlate it); never a focus the radiologist explained as benign
+    status = bone_status(scan)
+    if not (status is Status.INDETERMINATE or (scan.solitary_focus and status in {Status.SUSPICIOUS,
+                                                                                  Status.METASTATIC})):
         return []
     if _since(facts, scan, {"XR", "CR", "DX", "CT", "MR"}):
         return []
@@ -88,7 +92,7 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     if facts.breast_cancer is None:
         return []
     cts = [i for i in facts.imaging_before_now() if i.modality == "CT" and not i.is_bone_scan
-           and i.result is BoneMetResult.NEGATIVE]
+           and negative_for_bone_metastasis(i)]
     if not cts:
         return []
     ct = cts[-1]

@@ -1,0 +1,176 @@
+"""The questions result-time rules ask of one imaging result, answered from its assertions
+(cdshooks.clinical.evidence): its status for bone, the bone lesion's character and change against a prior
+study, visceral progression, and the orthopaedic risk features of a lesion.
+
+A result built without assertions (unit tests, the report reader before it names assertions) is read as one
+bone assertion made from its legacy fields (`status_of`, `character`, `changes`, `site`); only the risk
+features of such a result come from its conclusion, through `_legacy_features`, until the reader names them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdshooks.clinical.evidence import (
+    BONE,
+    CORTICAL,
+    EPIDURAL,
+    IMPENDING_FRACTURE,
+    LARGE,
+    PATHOLOGIC_FRACTURE,
+    UNSPECIFIED,
+    VERTEBRAL,
+    WEIGHT_BEARING,
+    Assertion,
+    Status,
+    strongest,
+)
+from cdshooks.clinical.facts import ImagingResult
+from cdshooks.clinical.report_reading import Change, LesionCharacter
+
+POSITIVE = frozenset({Status.METASTATIC, Status.SUSPICIOUS})
+WORSENING = frozenset({Change.INCREASED_UPTAKE, Change.NEW_FOCI, Change.PROGRESSION})
+# on CT/MRI/PET a new or growing lesion is MDA progression (seed 003); new sclerosis can be healing (MDA PR:
+# "sclerosis of lesions previously undetected"), so a bone lesion counts only with a lytic component
+GROWTH = frozenset({Change.NEW_FOCI, Change.PROGRESSION})
+LYTIC_COMPONENT = frozenset({LesionCharacter.LYTIC, LesionCharacter.MIXED})
+BLASTIC_COMPONENT = frozenset({LesionCharacter.BLASTIC, LesionCharacter.MIXED})
+RISK_FEATURES = frozenset({CORTICAL, LARGE, IMPENDING_FRACTURE, PATHOLOGIC_FRACTURE, EPIDURAL})
+SITE_FEATURES = frozenset({VERTEBRAL, WEIGHT_BEARING})
+NOT_VISCERAL = frozenset({BONE, UNSPECIFIED})
+
+
+def bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
+    """What the result asserts about bone. On a bone scan, a statement naming no region is about bone (the
+    study's context: "no evidence of metastatic disease" on a bone scan is a negative bone scan)."""
+    if result.assertions:
+        regions = {BONE, UNSPECIFIED} if result.is_bone_scan else {BONE}
+        return tuple(a for a in result.assertions if a.region in regions)
+    status = result.status_of(BONE)
+    if status is None:
+        return ()
+    return (Assertion(BONE, status, character=result.character.value if result.character else None,
+                      changes=frozenset(c.value for c in result.changes), site=result.site,
+                      features=_legacy_features(result)),)
+
+
+def bone_status(result: ImagingResult) -> Status | None:
+    """The strongest status the result asserts about bone (None: it says nothing about bone)."""
+    return strongest([a.status for a in bone_assertions(result)])
+
+
+def bone_changes(result: ImagingResult) -> frozenset[Change]:
+    """Changes against a prior study the result reports for bone (any assertion, or the legacy field)."""
+    changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
+    return frozenset(changes) | (result.changes if not result.assertions else frozenset())
+
+
+def bone_characters(result: ImagingResult, statuses: frozenset[Status] | None = None) -> set[LesionCharacter]:
+    """Lesion characters of the bone assertions (optionally only those with one of `statuses`)."""
+    return {LesionCharacter(a.character) for a in bone_assertions(result)
+            if a.character in LesionCharacter._value2member_map_ and (statuses is None or a.status in statuses)}
+
+
+NOT_METASTATIC = frozenset({Status.NEGATIVE, Status.BENIGN})
+
+
+def negative_for_bone_metastasis(result: ImagingResult) -> bool:
+    """The result denies bone metastasis: its bone statements are negative or benign only ("no skeletal
+    metastases; degenerative uptake in both knees" is a negative study)."""
+    return bone_status(result) in NOT_METASTATIC
+
+
+def is_negative_bone_scan(result: ImagingResult) -> bool:
+    return result.is_bone_scan and negative_for_bone_metastasis(result)
+
+
+def discordant_positive(result: ImagingResult) -> Assertion | None:
+    """A CT/PET/MRI bone assertion that stands against a negative bone scan (R08, §7.2): metastatic, or
+    suspicious with a lytic component (the lesions a bone scan misses)."""
+    if not result.is_cross_sectional:
+        return None
+    for assertion in bone_assertions(result):
+        if assertion.status is Status.METASTATIC:
+            return assertion
+    for assertion in bone_assertions(result):
+        if assertion.status is Status.SUSPICIOUS and assertion.character in LYTIC_COMPONENT:
+            return assertion
+    return None
+
+
+def unresolved_finding(result: ImagingResult) -> Assertion | None:
+    """A CT/PET/MRI bone finding that is neither metastatic nor suspicious-lytic nor explained: indeterminate,
+    or suspicious without a lytic component. Next to a negative bone scan it needs correlation, not treatment."""
+    if not result.is_cross_sectional or discordant_positive(result) is not None:
+        return None
+    return next((a for a in bone_assertions(result) if a.status in {Status.INDETERMINATE, Status.SUSPICIOUS}), None)
+
+
+def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[str] | set[str] = frozenset(),
+                                visceral_known: bool = False) -> str | None:
+    """Progression a CT/MRI/PET shows (MDA criteria on CT/MRI, seed 003; §7.2): a visceral metastasis that is
+    new (its region not in `known_regions`, or reported new) or growing, or a new or growing bone lesion with a
+    lytic component. With `visceral_known` (coded visceral metastases of unknown region) a visceral finding
+    counts only when reported new or growing. Returns the region."""
+    if not result.is_cross_sectional:
+        return None
+    for assertion in result.assertions:
+        if assertion.region in NOT_VISCERAL or assertion.status not in POSITIVE:
+            continue
+        changes = {Change(c) for c in assertion.changes if c in Change._value2member_map_}
+        if changes & (GROWTH | WORSENING):
+            return assertion.region
+        if not changes and not visceral_known and assertion.region not in known_regions:  # no comparison given
+            return assertion.region
+    for assertion in bone_assertions(result):
+        growing = {Change(c) for c in assertion.changes if c in Change._value2member_map_} & GROWTH
+        if growing and assertion.character in LYTIC_COMPONENT and assertion.status not in {Status.BENIGN,
+                                                                                            Status.NEGATIVE}:
+            return BONE
+    return None
+
+
+def visceral_regions(result: ImagingResult) -> set[str]:
+    """Visceral regions the result calls metastatic or suspicious."""
+    return {a.region for a in result.assertions if a.region not in NOT_VISCERAL and a.status in POSITIVE}
+
+
+def at_risk_lesion(result: ImagingResult, established: bool) -> Assertion | None:
+    """A bone lesion at a weight-bearing or vertebral site with a described risk (R24, §7.2): the lesion must be
+    called metastatic, or suspicious when bone metastasis is already established."""
+    allowed = {Status.METASTATIC, Status.SUSPICIOUS} if established else {Status.METASTATIC}
+    for assertion in bone_assertions(result):
+        if assertion.status in allowed and assertion.features & SITE_FEATURES and assertion.features & RISK_FEATURES:
+            return assertion
+    return None
+
+
+# -- transitional: risk features of a result the reader has not turned into assertions --------------------
+_CLAUSES = re.compile(r"[^.;:\n]+")
+_TERMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (VERTEBRAL, re.compile(r"\b(vertebra\w*|[CTLS]\d{1,2}\b|spine|spinal|sacrum|sacral)", re.IGNORECASE)),
+    (WEIGHT_BEARING, re.compile(r"\b(femur|femor\w*|humer\w*|tibia\w*|acetabul\w*)\b", re.IGNORECASE)),
+    (IMPENDING_FRACTURE, re.compile(r"\bimpending (pathologic\w* )?fracture", re.IGNORECASE)),
+    (PATHOLOGIC_FRACTURE, re.compile(r"\bpathologic\w* fracture", re.IGNORECASE)),
+    (EPIDURAL, re.compile(r"\b(epidural|cord compression|canal compromise)", re.IGNORECASE)),
+    (CORTICAL, re.compile(r"\bcortical (destruction|involvement|breach|thinning)", re.IGNORECASE)),
+)
+_NEGATED_BEFORE = re.compile(r"\b(no|not|without|negative for|free of|absence of|spares|sparing)\b(\W+\w+){0,6}\W*$",
+                             re.IGNORECASE)
+_NORMAL_AFTER = re.compile(r"^\W*(is|are|appears?|remains?)\s+(normal|unremarkable|intact|spared|clear|free)\b",
+                           re.IGNORECASE)
+
+
+def _legacy_features(result: ImagingResult) -> frozenset[str]:
+    """Affirmed site and risk terms of the conclusion (negated mentions skipped)."""
+    found: set[str] = set()
+    for clause in _CLAUSES.finditer(f"{result.site or ''}. {result.conclusion}"):
+        words = clause.group()
+        for feature, pattern in _TERMS:
+            for match in pattern.finditer(words):
+                if _NEGATED_BEFORE.search(words[:match.start()]) or _NORMAL_AFTER.match(words[match.end():]):
+                    continue
+                found.add(feature)
+    if IMPENDING_FRACTURE in found:
+        found.discard(PATHOLOGIC_FRACTURE)  # "impending pathologic fracture" is not a fracture yet
+    return frozenset(found)
