@@ -22,7 +22,7 @@ from cdshooks.clinical.findings import Finding, Rating
 from cdshooks.clinical.rules.scenario import (
     Params,
     cns_symptoms,
-    known_bone_mets,
+    known_or_suspected_bone_mets,
     renal_impairment,
     scenario_applies,
     suspicion,
@@ -105,7 +105,7 @@ def usually_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> 
 
 def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     """Early-stage disease, no symptom or lab suspicion: a systemic survey is usually not indicated."""
-    if facts.breast_cancer is None or facts.stage not in EARLY_STAGES or known_bone_mets(facts):
+    if facts.breast_cancer is None or facts.stage not in EARLY_STAGES or known_or_suspected_bone_mets(facts):
         return []
     if suspicion(facts, params).any or cns_symptoms(facts, params) or facts.other_mets:
         return []

@@ -119,10 +119,13 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
 
 
 def known_bone_mets(facts: PatientFacts) -> bool:
-    from cdshooks.clinical.report_reading import BoneMetResult
+    """Bone metastasis established (coded, pathology, or a metastatic imaging reading not superseded)."""
+    return facts.bone_mets_evidence() is not None
 
-    return bool(facts.bone_mets) or any(
-        i.result is BoneMetResult.POSITIVE for i in facts.imaging if i.when is None or i.when <= facts.now)
+
+def known_or_suspected_bone_mets(facts: PatientFacts) -> bool:
+    """Established, or suspected on imaging that no later result superseded (clinical-rules.md §7.1)."""
+    return facts.bone_mets_suspected() is not None
 
 
 def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
