@@ -22,6 +22,13 @@ from cdshooks.clinical.report_reading import Change, LesionCharacter, read_repor
 DATA = Path(__file__).resolve().parent.parent / "data"
 OWN_PATH = DATA / "report_sentences.yaml"
 BLIND_PATH = DATA / "report_sentences_blind.yaml"
+# a second blind corpus by another writer, asked for vocabulary off the textbook lists (generalisation check).
+# First run, before any change it prompted: 94.9 % overall; benign 89.2, suspicious 90.3, indeterminate 93.9,
+# negative 97.1, metastatic and null 100 (10 misses). Four general phrase fixes followed (a lesion "not present
+# on the prior CT" is new, not absent; "nil to suggest"; "metabolic bone disease" is not metastatic disease;
+# "is the leading consideration" hedges). Its floor is lower than the tuned corpora's and says so.
+BLIND2_PATH = DATA / "report_sentences_blind2.yaml"
+BLIND2_MIN = 0.85
 
 STATUS_MIN = 0.95  # per bone class, on each corpus
 MIN_PER_CLASS_OWN = 20  # N: items per bone class (metastatic ... negative, null) in our corpus
@@ -91,15 +98,16 @@ def _table(items: list[dict[str, Any]], name: str) -> tuple[str, dict[str, float
     return "\n".join(lines), per_class, misses
 
 
-def _assert_corpus(items: list[dict[str, Any]], name: str, min_per_class: int) -> None:
+def _assert_corpus(items: list[dict[str, Any]], name: str, min_per_class: int,
+                   status_min: float = STATUS_MIN) -> None:
     _check_format(items, name)
     table, per_class, misses = _table(items, name)
     print("\n" + table + ("\n  misses:\n" + "\n".join(misses) if misses else ""))
     counts = Counter(_label(item) for item in items)
     small = {k: counts[k] for k in CLASSES if counts[k] < min_per_class}
     assert not small, f"{name}: fewer than {min_per_class} items in classes {small}\n{table}"
-    low = {k: round(v, 3) for k, v in per_class.items() if v < STATUS_MIN}
-    assert not low, f"{name}: bone class below {STATUS_MIN:.0%}: {low}\n{table}\nmisses:\n" + "\n".join(misses)
+    low = {k: round(v, 3) for k, v in per_class.items() if v < status_min}
+    assert not low, f"{name}: bone class below {status_min:.0%}: {low}\n{table}\nmisses:\n" + "\n".join(misses)
 
 
 def test_own_corpus_bone_status_per_class() -> None:
@@ -114,6 +122,26 @@ def test_blind_corpus_bone_status_per_class() -> None:
     blind = _load(BLIND_PATH)
     assert len(blind) + len(_load(OWN_PATH)) >= MIN_TOTAL
     _assert_corpus(blind, "blind", MIN_PER_CLASS_BLIND)
+
+
+def test_second_blind_corpus_bone_status_per_class() -> None:
+    if not BLIND2_PATH.exists():
+        pytest.skip("second blind corpus not present")
+    _assert_corpus(_load(BLIND2_PATH), "blind-2", MIN_PER_CLASS_BLIND, BLIND2_MIN)
+
+
+def test_no_blind_sentence_reads_metastatic_when_labelled_benign_or_negative() -> None:
+    """The harmful direction, on both blind corpora: a sentence a radiologist would call benign or negative is
+    never read as metastatic or suspicious (it would feed 'bone metastasis established')."""
+    harmful = []
+    for path in (BLIND_PATH, BLIND2_PATH):
+        if not path.exists():
+            continue
+        for item in _load(path):
+            got, _ = _got(item)
+            if _label(item) in {"benign", "negative", "null"} and got in {"metastatic", "suspicious"}:
+                harmful.append(f"{path.name}: {item['text'][:100]!r} read {got}")
+    assert not harmful, "\n".join(harmful)
 
 
 def test_own_corpus_character_changes_and_visceral() -> None:
