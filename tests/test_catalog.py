@@ -19,7 +19,7 @@ import yaml
 from cdshooks.catalog.loader import CardSpec, CatalogError, load_catalog, worst_case_values
 from cdshooks.catalog.orders import procedure_orders
 from cdshooks.catalog.render import CardRenderer, fill, shorten
-from cdshooks.catalog.safety import ContrastPolicy
+from cdshooks.catalog.safety import ContrastPolicy, advises_contrast_ct, names_contrast_ct, renal_variant
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.knowledge import default_knowledge
 from cdshooks.fhir.record import Record
@@ -388,3 +388,32 @@ def test_contrast_net_swaps_a_contrast_ct_for_its_non_contrast_alternative() -> 
     assert not any("IV contrast" in label for label in labels)
     swapped = "FDG-PET/CT skull base to mid-thigh instead of CT chest, abdomen and pelvis with IV contrast"
     assert swapped in survey["detail"]
+
+
+@pytest.mark.parametrize(("topic", "variant", "extra"), _contrast_cases())
+def test_no_card_text_advises_contrast_ct_unwarned_with_renal_impairment(topic: str, variant: str | None,
+                                                                          extra: dict[str, Any]) -> None:
+    """Not only suggestions: with renal risk no summary names a contrast CT, and a detail that names one (an
+    option list, a "what to do") carries the kidneys note (clinical-rules.md §7.2 R07; acceptance review)."""
+    card = _render_real(topic, variant, extra, RENAL).to_json()
+    if topic == "renal-impairment-contrast":
+        return  # the warning itself
+    spec = CATALOG[topic]
+    shown = renal_variant(spec.variants, variant) or variant
+    template, _ = spec.texts(shown)  # the catalog's own wording (values built by rules are tested with them)
+    assert not advises_contrast_ct(template), f"{topic}/{shown}: {template}"
+    if names_contrast_ct(card["detail"]):
+        assert "**Kidneys:** " + RENAL in card["detail"], f"{topic}/{variant}: contrast CT named without warning"
+
+
+def test_the_renal_text_check_can_fail() -> None:
+    """Without renal risk the visceral card does advise contrast CT in its summary (so the walk above bites),
+    and with it the card switches to its renal wording and offers FDG-PET/CT."""
+    plain = _render_real("negative-bone-scan-visceral-suspicion-ct", None, {}, None).to_json()
+    assert advises_contrast_ct(plain["summary"])
+    safe = _render_real("negative-bone-scan-visceral-suspicion-ct", None, {}, RENAL,
+                        only=("add-fdg-petct",)).to_json()
+    assert safe["summary"].startswith("Add body imaging without iodinated contrast")
+    assert [s["label"] for s in safe["suggestions"]] == ["Add FDG-PET/CT (skull base to mid-thigh)"]
+    acr = _render_real("acr-usually-not-appropriate", None, {}, RENAL).to_json()
+    assert names_contrast_ct(acr["detail"]) and "**Kidneys:** " in acr["detail"]

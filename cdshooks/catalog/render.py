@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cdshooks.catalog.loader import OVERRIDE_SYSTEM, TOPIC_SYSTEM, CardSpec, SuggestionSpec
-from cdshooks.catalog.safety import ContrastPolicy
+from cdshooks.catalog.safety import RENAL_TOPIC, ContrastPolicy, names_contrast_ct, renal_variant
 from cdshooks.clinical.findings import Finding
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import MAX_SUMMARY
@@ -82,8 +82,14 @@ class CardRenderer:
             safe = self._contrast.apply(chosen, values, finding.contrast_risk, fill)
             chosen, note = list(safe.suggestions), safe.note
         suggestions = tuple(self._suggestion(s, finding, record, values) for s in chosen)
-        summary, detail = spec.texts(values.get("variant"))
+        variant = values.get("variant")
+        if finding.contrast_risk:  # the kidneys are at risk: the card's renal wording, where it has one
+            variant = renal_variant(spec.variants, variant) or variant
+        summary, detail = spec.texts(variant)
         filled_detail = fill(detail, values)
+        if (note is None and finding.contrast_risk and self._contrast is not None and spec.topic != RENAL_TOPIC
+                and names_contrast_ct(filled_detail)):
+            note = self._contrast.mentioned_note(finding.contrast_risk, fill)
         if note:
             filled_detail = f"{filled_detail}\n\n{note}"
         return Card(

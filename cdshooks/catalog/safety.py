@@ -10,6 +10,7 @@ suggestion of the card already offers it. The card then says why, in the words o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,36 @@ class ContrastTexts:
     swapped: str
     dropped: str
     note: str
+    mentioned: str  # the note for a card whose wording names a contrast CT
+
+
+# wording that names a CT with iodinated contrast (MRI "w/o+w contrast" is gadolinium and not matched)
+# (a dated study label, "CT C/A/P with contrast 2026-04-30", is a study done, not advice, and is not matched)
+CONTRAST_CT_TEXT = re.compile(
+    r"(?i)\b(?:CT\b[^.\n;]{0,60}?\bwith (?:IV |intravenous |iodinated )?contrast(?! \d{4}-\d{2}-\d{2})"
+    r"|contrast(?:-enhanced)? (?:body |chest |abdomen |neck |head )?CT|contrast CT)")
+# wording that advises one: a recommending word before it in the same clause
+ADVISES_CONTRAST_CT = re.compile(
+    r"(?i)\b(?:add|order|prefer|consider|obtain|request|recommend\w*|suggest\w*|next step)\b[^.;:\n]{0,50}?"
+    r"(?:contrast(?:-enhanced)? (?:body |chest |abdomen |neck |head )?CT|\bCT\b[^.;:\n]{0,40}?\bwith "
+    r"(?:IV |intravenous |iodinated )?contrast(?! \d{4}-\d{2}-\d{2}))")
+# the topic whose whole point is this warning does not need the note repeated
+RENAL_TOPIC = "renal-impairment-contrast"
+
+
+def renal_variant(variants: Sequence[str] | Mapping[str, Any], variant: str | None) -> str | None:
+    """The variant a card is shown in when the kidneys are at risk: `<variant>-renal`, else `renal` for the base
+    texts; None when the card has no such variant."""
+    wanted = f"{variant}-renal" if variant else "renal"
+    return wanted if wanted in variants else None
+
+
+def names_contrast_ct(text: str) -> bool:
+    return CONTRAST_CT_TEXT.search(text) is not None
+
+
+def advises_contrast_ct(text: str) -> bool:
+    return ADVISES_CONTRAST_CT.search(text) is not None
 
 
 def load_contrast_texts(directory: Path | None = None) -> ContrastTexts:
@@ -39,7 +70,8 @@ def load_contrast_texts(directory: Path | None = None) -> ContrastTexts:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         section = data["contrast"]
         labels = {str(k): str(v) for k, v in section["labels"].items()}
-        texts = ContrastTexts(labels, str(section["swapped"]), str(section["dropped"]), str(section["note"]).strip())
+        texts = ContrastTexts(labels, str(section["swapped"]), str(section["dropped"]), str(section["note"]).strip(),
+                              str(section["mentioned"]).strip())
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise CatalogError(f"{SAFETY_FILE}: contrast texts missing or malformed ({exc!r})") from None
     if set(texts.labels) != {"replace", "add"}:
@@ -80,6 +112,9 @@ class ContrastPolicy:
     def alternative(self, procedure: str) -> str | None:
         alt = self._kb.procedure_field(procedure.partition(":")[0], "non_contrast_alternative")
         return str(alt) if alt else None
+
+    def mentioned_note(self, renal_evidence: str, fill: Fill) -> str:
+        return fill(self._texts.mentioned, {"renal_evidence": renal_evidence})
 
     def name(self, procedure: str) -> str:
         return str(self._kb.procedure_field(procedure.partition(":")[0], "display") or procedure)

@@ -195,6 +195,10 @@ def test_seizure_onset_forms(extra: dict[str, Any], counts: bool) -> None:
     ({"coding": [{"system": "http://snomed.info/sct", "code": "26544005"}]}, False),  # generic muscle weakness
     ({"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G43.909"}]}, False),  # migraine
     ({"text": "Chronic daily headache"}, False),
+    # a coded headache qualified as the usual one (blind acceptance review): not new
+    ({"coding": [{"system": "http://snomed.info/sct", "code": "25064002"}],
+      "text": "Headache, usual pattern, unchanged"}, False),
+    ({"coding": [{"system": "http://snomed.info/sct", "code": "25064002"}], "text": "Headache"}, True),
     ({"text": "New severe headache with vomiting"}, True),
     ({"text": "Right-sided weakness"}, True),
     ({"text": "Expressive aphasia"}, True),

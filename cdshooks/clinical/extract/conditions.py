@@ -81,6 +81,8 @@ def symptom_kinds(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
     cns = kb.valueset("VS_CNS_SYMPTOMS")
     if cns.matches(concept):
         kinds = cns.kinds(concept)
+        if "headache" in kinds and "headache-chronic" in cns.text_kinds(concept):
+            kinds = kinds | {"headache-chronic"}  # "Headache, usual pattern, unchanged": the code, qualified
         for vs_kind, kind, subkind in CNS_KINDS:
             if vs_kind in kinds:
                 return kind, subkind

@@ -173,6 +173,10 @@ class ValueSet:
             return frozenset(coded)
         return frozenset(p.kind for p in self._text_hits(concept_text(concept)) if p.kind)
 
+    def text_kinds(self, concept: Any) -> frozenset[str]:
+        """Sub-kinds of the concept's text alone (a coded concept's text can qualify its code)."""
+        return frozenset(p.kind for p in self._text_hits(concept_text(concept)) if p.kind)
+
     def _text_hits(self, text: str | None) -> tuple[TextPattern, ...]:
         if not text:
             return ()

@@ -93,7 +93,10 @@ def usually_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> 
     only when appropriate-order cards are switched on."""
     if not scenario_applies(facts, params):
         return []
+    kidneys_at_risk = renal_impairment(facts, params) is not None
     for order in imaging_orders(facts):
+        if kidneys_at_risk and order.iodinated_contrast:
+            continue  # never confirm a contrast study the kidneys cannot take (R07: the renal card speaks)
         row = acr(order.procedure_class or "")
         if row is not None and row.category == "usually-appropriate":
             return [Finding(topic="acr-usually-appropriate",

@@ -50,7 +50,7 @@ def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> 
     if not pain or _since(facts, scan, {"MR"}):
         return []
     symptom = max(pain, key=lambda s: s.onset)  # type: ignore[arg-type, return-value]
-    site = symptom.site or "the painful site"
+    site = symptom.site or "painful site"
     procedure = _mri_procedure(symptom.site)
     values = {"bone_scan": scan.label, "pain": f"{symptom.label} recorded {symptom.onset.date().isoformat()}",
               "site": site, "mri_procedure": procedure or "MRI_SPINE"}
@@ -65,11 +65,17 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
     found = suspicion(facts, params)
     if not found.visceral or _since(facts, scan, set(), {CT_CAP_IV, FDG_PETCT}):
         return []
-    suggestions = () if renal_impairment(facts, params) else ("add-ct-cap-iv",)
+    kidneys_at_risk = renal_impairment(facts, params) is not None
+    suggestions = ("add-fdg-petct",) if kidneys_at_risk else ("add-ct-cap-iv",)
     return [Finding(topic="negative-bone-scan-visceral-suspicion-ct",
                     values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence(),
-                            "visceral_brief": found.visceral_brief()},
+                            "visceral_brief": found.visceral_brief(),
+                            **({"variant": "renal"} if kidneys_at_risk else {})},
                     suggestions=suggestions, recency=scan.when)]
+
+
+def _several_sites(site: str | None) -> bool:
+    return site is not None and bool(re.search(r",|;|\band\b", site))
 
 
 def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
@@ -82,10 +88,16 @@ def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
     if not (status is Status.INDETERMINATE or (scan.solitary_focus and status in {Status.SUSPICIOUS,
                                                                                   Status.METASTATIC})):
         return []
+    # R12 is about a single focus: not a scan with several foci or sites, nor a follow-up scan of bone
+    # metastasis already established (uptake at known sites is the flare/progression question, R13/R27)
+    if scan.multifocal or _several_sites(scan.site) or (
+            scan.when is not None and facts.bone_mets_established_before(scan.when) is not None):
+        return []
     if _since(facts, scan, {"XR", "CR", "DX", "CT", "MR"}):
         return []
     return [Finding(topic="indeterminate-focus-correlative-imaging",
-                    values={"bone_scan": scan.label, "site": scan.site or "site not stated"}, recency=scan.when)]
+                    values={"bone_scan": scan.label, "site": scan.site or "focus (site not stated)"},
+                    recency=scan.when)]
 
 
 def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Finding]:
