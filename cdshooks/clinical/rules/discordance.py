@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Assertion, Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -40,11 +41,11 @@ def _pairs(facts: PatientFacts, window: float,
             continue
         pairs.extend((study, assertion, n) for n in negatives
                      if n.when is not None and days_between(study.when, n.when) <= window)
-    return sorted(pairs, key=lambda p: max(p[0].when, p[2].when), reverse=True)  # type: ignore[type-var]
+    return sorted(pairs, key=_newest, reverse=True)
 
 
 def _newest(pair: Pair) -> datetime:
-    return max(pair[0].when, pair[2].when)  # type: ignore[type-var]
+    return max(known_date(pair[0].when), known_date(pair[2].when))
 
 
 def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Params) -> list[Finding]:
