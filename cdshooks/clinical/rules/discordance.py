@@ -62,7 +62,7 @@ def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Param
         values: dict[str, object] = {
             "positive_study": study.label, "negative_study": negative.label,
             "positive_status": assertion.status.value, "site": assertion.site or study.site or "site not stated",
-            "days_apart": days_between(study.when, negative.when),  # type: ignore[arg-type]
+            "days_apart": days_between(known_date(study.when), known_date(negative.when)),
             "mda_label": mda_label(study)}
         if not confirmed:
             values["variant"] = "unconfirmed"
@@ -97,8 +97,8 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
         if status in POSITIVE:
             return f"{study.label} shows bone lesions read as {status.value}"
     for lab in sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.flag == "high" and lab.when),
-                      key=lambda lab: lab.when, reverse=True):  # type: ignore[arg-type, return-value]
-        if scan.when is not None and days_between(lab.when, scan.when) <= window:  # type: ignore[arg-type]
+                      key=lambda lab: known_date(lab.when), reverse=True):
+        if scan.when is not None and days_between(known_date(lab.when), scan.when) <= window:
             return lab.label
     return None
 
