@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.extract.conditions import extract_conditions
 from cdshooks.clinical.extract.imaging import extract_bone_pathology, extract_imaging
 from cdshooks.clinical.extract.medications import extract_medications
@@ -51,7 +52,8 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
 
 def _triple_negative_from_receptors(receptors: tuple[Receptor, ...]) -> tuple[bool, str]:
     """Triple negative when the latest ER, PR and HER2 results are all negative."""
-    dated = sorted((r for r in receptors if r.status is not None and r.when is not None), key=lambda r: r.when)
+    dated = sorted((r for r in receptors if r.status is not None and r.when is not None),
+                   key=lambda r: known_date(r.when))
     latest = {r.kind: r for r in dated}  # later results overwrite earlier ones
     if set(latest) == {"er", "pr", "her2"} and all(r.status == "negative" for r in latest.values()):
         newest = max(r.when for r in latest.values() if r.when)

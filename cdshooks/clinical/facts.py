@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 
@@ -303,7 +304,7 @@ class PatientFacts:
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
         found = [lab for lab in self.labs if lab.kind == kind and lab.when is not None and lab.when <= self.now
                  and (within_days is None or self.within(lab.when, within_days))]
-        return max(found, key=lambda lab: lab.when) if found else None  # type: ignore[arg-type, return-value]
+        return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
@@ -317,14 +318,14 @@ class PatientFacts:
         §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
         return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
                        and (include_preliminary or i.report_status not in PRELIMINARY)),
-                      key=lambda i: i.when)  # type: ignore[arg-type, return-value]
+                      key=lambda i: known_date(i.when))
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
         """Dated results up to `moment` that say something about bone, oldest first."""
         return sorted((i for i in self.imaging
                        if i.when is not None and i.when <= moment and i.status_of(BONE) is not None),
-                      key=lambda i: i.when)  # type: ignore[arg-type, return-value]
+                      key=lambda i: known_date(i.when))
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""

@@ -188,7 +188,7 @@ class FhirClient:
 
 def bundle_resources(bundle: Resource) -> list[Resource]:
     """Resources of a Bundle's entries (OperationOutcome entries, e.g. search warnings, dropped)."""
-    out = []
+    out: list[Resource] = []
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         return out
@@ -197,7 +197,7 @@ def bundle_resources(bundle: Resource) -> list[Resource]:
             continue
         resource = entry.get("resource")
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-        if isinstance(rtype, str) and rtype != "OperationOutcome":
+        if isinstance(resource, dict) and isinstance(rtype, str) and rtype != "OperationOutcome":
             out.append(resource)
     return out
 

@@ -200,7 +200,7 @@ class Store:
         self, service_id: str, items: Iterable[FeedbackItem], received_at: datetime
     ) -> FeedbackResult:
         items = list(items)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for item in items:
             reason = item.overrideReason.reason if item.overrideReason else None
             rows.append({

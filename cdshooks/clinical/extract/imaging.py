@@ -273,14 +273,14 @@ def _study_class(kb: Knowledge, study: Resource) -> tuple[str | None, str | None
         procedure = kb.procedure_class({"text": text})
     modalities = [code for c in as_list(study.get("modality")) for _, code, _ in codings({"coding": [c]})]
     for series in as_list(study.get("series")):
-        modality = as_dict(as_dict(series).get("modality"))
-        if isinstance(modality.get("code"), str):
-            modalities.append(modality["code"])
+        series_modality = as_dict(as_dict(series).get("modality"))
+        if isinstance(series_modality.get("code"), str):
+            modalities.append(series_modality["code"])
     modality = _modality(kb, procedure) or _dicom_modality(modalities)
     return procedure, modality
 
 
-def _dicom_modality(codes: list[str]) -> str | None:
+def _dicom_modality(codes: list[str | None]) -> str | None:
     upper = {c.upper() for c in codes if c}
     for wanted in ("PT", "NM", "MR", "CT"):
         if wanted in upper:
@@ -409,24 +409,24 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     for report in record_of("DiagnosticReport"):  # a report's own findings are never a separate result
         if isinstance(report, dict):
             for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]:
-                target = resolve(link.get("reference"))
-                if isinstance(target, dict):
-                    used_observations.add(ref(target))
+                resolved = resolve(link.get("reference"))
+                if isinstance(resolved, dict):
+                    used_observations.add(ref(resolved))
     for report in usable(record_of("DiagnosticReport")):
-        studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
-        studies = [s for s in studies if isinstance(s, dict)]
+        linked_studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
+        studies = [s for s in linked_studies if isinstance(s, dict)]
         procedure = kb.procedure_class(report.get("code"))
         modality = _modality(kb, procedure)
-        for study in studies:
+        for report_study in studies:
             if procedure is None or modality is None:
-                s_proc, s_mod = _study_class(kb, study)
+                s_proc, s_mod = _study_class(kb, report_study)
                 procedure, modality = procedure or s_proc, modality or s_mod
         is_radiology = any(radiology.matches(c) for c in concepts(report.get("category")))
         if procedure is None and modality is None and not is_radiology:
             continue
         reported_studies.update(ref(s) for s in studies)
-        observations = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
-        observations = [o for o in observations if isinstance(o, dict) and verified(o)
+        linked_results = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
+        observations = [o for o in linked_results if isinstance(o, dict) and verified(o)
                         and status(o) not in {"entered-in-error", "cancelled"}]
         when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
         reports.append(_Report(report, procedure, modality, when, studies, observations))

@@ -82,7 +82,7 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
     ">60" is 60 with comparator ">" (above 60, never low)."""
     quantity = observation.get("valueQuantity") if isinstance(observation.get("valueQuantity"), dict) else {}
     if quantity:
-        comparator = quantity.get("comparator") if isinstance(quantity.get("comparator"), str) else ""
+        comparator = found if isinstance(found := quantity.get("comparator"), str) else ""
         return quantity_value(quantity), str(quantity.get("unit") or quantity.get("code") or ""), comparator
     text = observation.get("valueString")
     match = _BOUND.match(text) if isinstance(text, str) and len(text) < 60 else None

@@ -82,7 +82,7 @@ class Knowledge:
         results: dict[str, Medication] = {}
         for system, code, _ in codings(concept):
             key = self.terminology.key(system, code)
-            if key in self._med_codes:
+            if key is not None and key in self._med_codes:
                 ingredient, dose_flag = self._med_codes[key]
                 results.setdefault(ingredient, self._make_medication(ingredient, dose_flag, text))
         if not results:
@@ -202,7 +202,7 @@ class Knowledge:
             return match.modality
         for system, code, _ in codings(concept):
             key = self.terminology.key(system, code)
-            if key in self._generic_modalities:
+            if key is not None and key in self._generic_modalities:
                 return self._generic_modalities[key]
         return None
 

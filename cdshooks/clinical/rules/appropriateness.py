@@ -29,13 +29,19 @@ from cdshooks.clinical.rules.scenario import (
 )
 
 
-class AcrRow(Protocol):
-    category: str  # usually-appropriate | may-be-appropriate | usually-not-appropriate
-    pama_rating: str  # appropriate | not-appropriate (knowledge/acr_table.yaml)
-    rrl: str  # relative radiation level symbol
-    rrl_msv: str  # its dose range
-    acr_wording: str  # the procedure as the ACR variant names it
-    rated_as: str | None  # a region of a survey: the survey class whose rating it takes
+class AcrRow(Protocol):  # read-only members, so a frozen dataclass row (AcrEntry) satisfies it
+    @property
+    def category(self) -> str: ...  # usually-appropriate | may-be-appropriate | usually-not-appropriate
+    @property
+    def pama_rating(self) -> str: ...  # appropriate | not-appropriate (knowledge/acr_table.yaml)
+    @property
+    def rrl(self) -> str: ...  # relative radiation level symbol
+    @property
+    def rrl_msv(self) -> str: ...  # its dose range
+    @property
+    def acr_wording(self) -> str: ...  # the procedure as the ACR variant names it
+    @property
+    def rated_as(self) -> str | None: ...  # a region of a survey: the survey class whose rating it takes
 
 
 # procedure class -> its row of the ACR table (None: the table does not rate it)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Assertion, Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -40,11 +41,11 @@ def _pairs(facts: PatientFacts, window: float,
             continue
         pairs.extend((study, assertion, n) for n in negatives
                      if n.when is not None and days_between(study.when, n.when) <= window)
-    return sorted(pairs, key=lambda p: max(p[0].when, p[2].when), reverse=True)  # type: ignore[type-var]
+    return sorted(pairs, key=_newest, reverse=True)
 
 
 def _newest(pair: Pair) -> datetime:
-    return max(pair[0].when, pair[2].when)  # type: ignore[type-var]
+    return max(known_date(pair[0].when), known_date(pair[2].when))
 
 
 def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Params) -> list[Finding]:
@@ -61,7 +62,7 @@ def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Param
         values: dict[str, object] = {
             "positive_study": study.label, "negative_study": negative.label,
             "positive_status": assertion.status.value, "site": assertion.site or study.site or "site not stated",
-            "days_apart": days_between(study.when, negative.when),  # type: ignore[arg-type]
+            "days_apart": days_between(known_date(study.when), known_date(negative.when)),
             "mda_label": mda_label(study)}
         if not confirmed:
             values["variant"] = "unconfirmed"
@@ -96,8 +97,8 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
         if status in POSITIVE:
             return f"{study.label} shows bone lesions read as {status.value}"
     for lab in sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.flag == "high" and lab.when),
-                      key=lambda lab: lab.when, reverse=True):  # type: ignore[arg-type, return-value]
-        if scan.when is not None and days_between(lab.when, scan.when) <= window:  # type: ignore[arg-type]
+                      key=lambda lab: known_date(lab.when), reverse=True):
+        if scan.when is not None and days_between(known_date(lab.when), scan.when) <= window:
             return lab.label
     return None
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, EPIDURAL, VERTEBRAL, Assertion, Status
 from cdshooks.clinical.facts import MRI_SPINE, ImagingResult, LabResult, PatientFacts, Symptom
 from cdshooks.clinical.findings import Finding
@@ -248,7 +249,7 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
     pairing = params["P_ALBUMIN_PAIRING_DAYS"]
     albumins = [a for a in facts.labs if a.kind == "albumin" and a.when is not None and lab.when is not None
                 and abs((a.when.date() - lab.when.date()).days) <= pairing and _albumin_gdl(a) is not None]
-    albumin = max(albumins, key=lambda a: a.when) if albumins else None  # type: ignore[arg-type, return-value]
+    albumin = max(albumins, key=lambda a: known_date(a.when)) if albumins else None
     shown_total = f"calcium {lab.value:g} {lab.unit}" if lab.value is not None else "calcium"
     if albumin is not None and value is not None:
         albumin_gdl = _albumin_gdl(albumin) or 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts, Therapy
 from cdshooks.clinical.findings import Finding
@@ -36,9 +37,9 @@ def _improvement(facts: PatientFacts, start: datetime, scan: ImagingResult) -> l
             pain and not any(s.active for s in pain) and any((s.onset or start) <= start for s in pain)):
         signs.append("bone pain resolved")
     alp = sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.when and lab.value is not None),
-                 key=lambda lab: lab.when)  # type: ignore[arg-type, return-value]
-    before = [lab for lab in alp if lab.when <= start]  # type: ignore[operator]
-    after = [lab for lab in alp if lab.when > start]  # type: ignore[operator]
+                 key=lambda lab: known_date(lab.when))
+    before = [lab for lab in alp if known_date(lab.when) <= start]
+    after = [lab for lab in alp if known_date(lab.when) > start]
     reference = before[-1] if before else (after[0] if len(after) > 1 else None)
     if reference is not None and after and after[-1] is not reference and after[-1].value < reference.value:  # type: ignore[operator]
         signs.append(f"ALP falling ({reference.value:g} to {after[-1].value:g} {after[-1].unit})".replace(" )", ")"))
@@ -61,9 +62,9 @@ def _line_for(facts: PatientFacts, scan: ImagingResult, low: float, high: float)
     if scan.when is None:
         return None
     lines = sorted((t for t in facts.therapies_of(*SYSTEMIC) if t.start is not None and t.start <= scan.when),
-                   key=lambda t: t.start, reverse=True)  # type: ignore[arg-type, return-value]
+                   key=lambda t: known_date(t.start), reverse=True)
     for line in lines:
-        if low <= calendar_days(scan.when, line.start) <= high:  # type: ignore[arg-type]
+        if low <= calendar_days(scan.when, known_date(line.start)) <= high:
             return line
     return None
 
@@ -129,7 +130,7 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
         return [Finding(topic="progression-not-flare",
                         values={**base, "known_since": known.since or "an unrecorded date",
                                 "progression_study": study.label, "progression_region": region},
-                        recency=max(scan.when, study.when))]  # type: ignore[type-var]
+                        recency=max(scan.when, known_date(study.when)))]
     signs = _improvement(facts, line.start, scan)
     variant = "late" if days > params["P_FLARE_MAX_DAYS"] else ("likely" if signs else "possible")
     follow_up = scan.when + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])

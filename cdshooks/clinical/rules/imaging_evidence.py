@@ -68,7 +68,8 @@ def bone_changes(result: ImagingResult) -> frozenset[Change]:
 def bone_characters(result: ImagingResult, statuses: frozenset[Status] | None = None) -> set[LesionCharacter]:
     """Lesion characters of the bone assertions (optionally only those with one of `statuses`)."""
     return {LesionCharacter(a.character) for a in bone_assertions(result)
-            if a.character in LesionCharacter._value2member_map_ and (statuses is None or a.status in statuses)}
+            if a.character is not None and a.character in LesionCharacter._value2member_map_
+            and (statuses is None or a.status in statuses)}
 
 
 NOT_METASTATIC = frozenset({Status.NEGATIVE, Status.BENIGN})

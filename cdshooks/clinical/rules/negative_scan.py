@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
 from cdshooks.clinical.findings import Finding
@@ -23,7 +24,8 @@ def _latest_bone_scan(facts: PatientFacts) -> ImagingResult | None:
     return scans[-1] if scans else None
 
 
-def _since(facts: PatientFacts, study: ImagingResult, modalities: set[str], classes: set[str] = frozenset()) -> bool:
+def _since(facts: PatientFacts, study: ImagingResult, modalities: set[str],
+           classes: set[str] | frozenset[str] = frozenset()) -> bool:
     """Any later study of these modalities or procedure classes."""
     return any(i.when is not None and study.when is not None and i.when > study.when
                and (i.modality in modalities or i.procedure_class in classes) and i is not study
@@ -49,10 +51,11 @@ def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> 
             and (s.onset >= scan.when - timedelta(days=window) or facts.within(s.onset, window))]
     if not pain or _since(facts, scan, {"MR"}):
         return []
-    symptom = max(pain, key=lambda s: s.onset)  # type: ignore[arg-type, return-value]
+    symptom = max(pain, key=lambda s: known_date(s.onset))
     site = symptom.site or "painful site"
     procedure = _mri_procedure(symptom.site)
-    values = {"bone_scan": scan.label, "pain": f"{symptom.label} recorded {symptom.onset.date().isoformat()}",
+    values = {"bone_scan": scan.label,
+              "pain": f"{symptom.label} recorded {known_date(symptom.onset).date().isoformat()}",
               "site": site, "mri_procedure": procedure or "MRI_SPINE"}
     return [Finding(topic="negative-bone-scan-persistent-pain-mri", values=values,
                     suggestions=("add-mri-site",) if procedure else (), recency=symptom.onset)]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
 
 Params = Mapping[str, float]
@@ -155,7 +156,7 @@ def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
 
 def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
     given = [t for t in facts.therapies_of("chemotherapy") if t.last_dose is not None and t.last_dose <= facts.now]
-    return max(given, key=lambda t: t.last_dose) if given else None  # type: ignore[arg-type, return-value]
+    return max(given, key=lambda t: known_date(t.last_dose)) if given else None
 
 
 def days_between(a: datetime, b: datetime) -> int:
