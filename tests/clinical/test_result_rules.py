@@ -347,8 +347,13 @@ def test_recurrence_not_while_chemotherapy_continues() -> None:
     ("Metastases in the ribs. The spine is normal.", False),
 ])
 def test_orthopedic_terms_are_read_with_negation(conclusion: str, fires: bool) -> None:
-    """Results the reader has not turned into assertions yet: features from the conclusion, negation aware."""
-    study = ct(-9, BoneMetResult.POSITIVE, conclusion=conclusion)
+    """Risk features come from the reader's assertions (negation aware), never from raw text in the rule."""
+    from dataclasses import replace as _replace
+
+    from cdshooks.clinical.report_reading import read_report
+
+    study = _replace(ct(-9, BoneMetResult.POSITIVE, conclusion=conclusion),
+                     assertions=read_report(conclusion, modality="CT").assertions)
     assert bool(bone_health.orthopedic_evaluation(facts(imaging=(study,)), PARAMS)) is fires
 
 

@@ -2,14 +2,12 @@
 (cdshooks.clinical.evidence): its status for bone, the bone lesion's character and change against a prior
 study, visceral progression, and the orthopaedic risk features of a lesion.
 
-A result built without assertions (unit tests, the report reader before it names assertions) is read as one
-bone assertion made from its legacy fields (`status_of`, `character`, `changes`, `site`); only the risk
-features of such a result come from its conclusion, through `_legacy_features`, until the reader names them.
+A result built without assertions (a unit test, an unreported study) is read as one bone assertion made from its
+fields (`status_of`, `character`, `changes`, `site`), without risk features: those come only from the reader's
+assertions, never from raw text here.
 """
 
 from __future__ import annotations
-
-import re
 
 from cdshooks.clinical.evidence import (
     BONE,
@@ -51,7 +49,7 @@ def bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
         return ()
     return (Assertion(BONE, status, character=result.character.value if result.character else None,
                       changes=frozenset(c.value for c in result.changes), site=result.site,
-                      features=_legacy_features(result)),)
+                      features=frozenset()),)
 
 
 def bone_status(result: ImagingResult) -> Status | None:
@@ -144,34 +142,3 @@ def at_risk_lesion(result: ImagingResult, established: bool) -> Assertion | None
         if assertion.status in allowed and assertion.features & SITE_FEATURES and assertion.features & RISK_FEATURES:
             return assertion
     return None
-
-
-# -- transitional: risk features of a result the reader has not turned into assertions --------------------
-_CLAUSES = re.compile(r"[^.;:\n]+")
-_TERMS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (VERTEBRAL, re.compile(r"\b(vertebra\w*|[CTLS]\d{1,2}\b|spine|spinal|sacrum|sacral)", re.IGNORECASE)),
-    (WEIGHT_BEARING, re.compile(r"\b(femur|femor\w*|humer\w*|tibia\w*|acetabul\w*)\b", re.IGNORECASE)),
-    (IMPENDING_FRACTURE, re.compile(r"\bimpending (pathologic\w* )?fracture", re.IGNORECASE)),
-    (PATHOLOGIC_FRACTURE, re.compile(r"\bpathologic\w* fracture", re.IGNORECASE)),
-    (EPIDURAL, re.compile(r"\b(epidural|cord compression|canal compromise)", re.IGNORECASE)),
-    (CORTICAL, re.compile(r"\bcortical (destruction|involvement|breach|thinning)", re.IGNORECASE)),
-)
-_NEGATED_BEFORE = re.compile(r"\b(no|not|without|negative for|free of|absence of|spares|sparing)\b(\W+\w+){0,6}\W*$",
-                             re.IGNORECASE)
-_NORMAL_AFTER = re.compile(r"^\W*(is|are|appears?|remains?)\s+(normal|unremarkable|intact|spared|clear|free)\b",
-                           re.IGNORECASE)
-
-
-def _legacy_features(result: ImagingResult) -> frozenset[str]:
-    """Affirmed site and risk terms of the conclusion (negated mentions skipped)."""
-    found: set[str] = set()
-    for clause in _CLAUSES.finditer(f"{result.site or ''}. {result.conclusion}"):
-        words = clause.group()
-        for feature, pattern in _TERMS:
-            for match in pattern.finditer(words):
-                if _NEGATED_BEFORE.search(words[:match.start()]) or _NORMAL_AFTER.match(words[match.end():]):
-                    continue
-                found.add(feature)
-    if IMPENDING_FRACTURE in found:
-        found.discard(PATHOLOGIC_FRACTURE)  # "impending pathologic fracture" is not a fracture yet
-    return frozenset(found)
