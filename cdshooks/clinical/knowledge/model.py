@@ -41,6 +41,9 @@ class KnowledgeError(ValueError):
 # --------------------------------------------------------------------------------------------- terminology
 
 
+KEY_CACHE_SIZE = 50_000  # bounded: a remote party controls the codes it sends
+
+
 @dataclass(frozen=True)
 class Terminology:
     """Normalises (system, code) pairs so that equal codes compare equal however an EHR spells them.
@@ -50,6 +53,9 @@ class Terminology:
     """
 
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # (system, code) as sent -> normalised key: records repeat the same codings, normalised once per process
+    _keys: dict[tuple[str | None, str | None], tuple[str, str] | None] = field(
+        default_factory=dict, repr=False, compare=False, hash=False)
 
     def system(self, system: str | None) -> str | None:
         if not isinstance(system, str) or not system.strip():
@@ -64,6 +70,19 @@ class Terminology:
         return cleaned.replace(".", "") if system == ICD10CM else cleaned
 
     def key(self, system: str | None, code: str | None) -> tuple[str, str] | None:
+        try:
+            return self._keys[(system, code)]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value where a string belongs: normalise without caching
+            return self._key(system, code)
+        found = self._key(system, code)
+        if len(self._keys) >= KEY_CACHE_SIZE:
+            self._keys.clear()
+        self._keys[(system, code)] = found
+        return found
+
+    def _key(self, system: str | None, code: str | None) -> tuple[str, str] | None:
         canonical = self.system(system)
         normalized = self.code(canonical, code)
         if canonical is None or normalized is None:
