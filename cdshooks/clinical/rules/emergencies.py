@@ -20,7 +20,7 @@ from datetime import datetime
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, EPIDURAL, VERTEBRAL, Assertion, Status
-from cdshooks.clinical.facts import MRI_SPINE, ImagingResult, LabResult, PatientFacts, Symptom
+from cdshooks.clinical.facts import MRI_SPINE, ImagingResult, LabResult, PatientFacts, Symptom, supersedes
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.rules.scenario import Params, earliest_per_kind
 
@@ -65,10 +65,8 @@ def _spinal(assertion: Assertion) -> bool:
 
 
 def _superseded(facts: PatientFacts, result: ImagingResult) -> bool:
-    """A later cross-sectional result calls the bone negative or benign (clinical-rules.md §7.1)."""
-    return any(later.when is not None and result.when is not None and later.when > result.when
-               and later.is_cross_sectional and later.status_of(BONE) in _SUPERSEDING
-               for later in facts.imaging_before_now())
+    """A later result replaces this one as evidence about bone (clinical-rules.md §7.1; `facts.supersedes`)."""
+    return any(supersedes(later, result) for later in facts.imaging_before_now())
 
 
 def imaging_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
@@ -83,8 +81,8 @@ def imaging_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
             epidural = EPIDURAL in assertion.features
             if assertion.status is Status.INDETERMINATE and not epidural:
                 continue
-            if assertion.status is not Status.METASTATIC and (not facts.within(result.when, window)
-                                                             or _superseded(facts, result)):
+            if _superseded(facts, result) or (assertion.status is not Status.METASTATIC
+                                               and not facts.within(result.when, window)):
                 continue
             vertebral = _spinal(assertion) or epidural
             known = assertion.status is Status.METASTATIC
