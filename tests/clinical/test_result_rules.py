@@ -720,6 +720,15 @@ def test_first_positive_scan_during_therapy_is_new_disease_not_flare() -> None:
     assert topics(_flare_or_progression(baseline, WORSE_SCAN)) == ["bone-scan-flare"]
 
 
+def test_first_positive_scan_without_comparison_words_is_new_disease() -> None:
+    """A first-ever scan read as metastatic during the line has no prior to be "increased" against: its foci are
+    new to the record (R27, blind acceptance review); with metastases known before, no worse word, no card."""
+    plain = study(-4, "NM", bone(Status.METASTATIC), label="Bone scan")
+    [found] = _flare_or_progression(plain)
+    assert (found.topic, found.values["variant"]) == ("progression-not-flare", "new-disease")
+    assert _flare_or_progression(plain, bone_mets=(CODED_BONE_METS,)) == []
+
+
 def test_new_disease_needs_a_scan_read_as_metastatic_or_suspicious() -> None:
     vague = study(-4, "NM", bone(Status.INDETERMINATE, None, "increased-uptake"))
     degenerative = study(-4, "NM", bone(Status.BENIGN, None, "increased-uptake"))

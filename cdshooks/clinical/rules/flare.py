@@ -90,6 +90,10 @@ def _progression_on_cross_sectional(facts: PatientFacts, start: datetime, params
     return None
 
 
+# a first-ever metastatic reading with no comparison words: the foci are new to the record (R27, seed 002)
+FIRST_POSITIVE = "uptake read as metastatic, none known before"
+
+
 def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     """R13 flare, or R27 progression-not-flare for the same worsening scan (never both)."""
     if facts.breast_cancer is None:
@@ -102,7 +106,7 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = scans[-1]
     change = _worsening(scan)
     status = bone_status(scan)
-    if change is None or status in {Status.BENIGN, Status.NEGATIVE}:
+    if status in {Status.BENIGN, Status.NEGATIVE} or (change is None and status not in POSITIVE):
         return []
     if not facts.within(scan.when, params["P_FLARE_EXTENDED_MAX_DAYS"]):
         return []
@@ -113,7 +117,8 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     # agents started the same day are one line ("letrozole + palbociclib")
     agents = sorted({t.agent for t in facts.therapies_of(*SYSTEMIC)
                      if t.start is not None and t.start.date() == line.start.date()})
-    base = {"bone_scan": scan.label, "change": change, "agent": " + ".join(agents), "therapy_start": line.start,
+    base = {"bone_scan": scan.label, "change": change or FIRST_POSITIVE, "agent": " + ".join(agents),
+            "therapy_start": line.start,
             "weeks_after": round(days / 7), "mda_label": mda_label(scan)}
     known = facts.bone_mets_established_before(line.start)
     if known is None:
@@ -124,6 +129,8 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
         return [Finding(topic="progression-not-flare",
                         values={**base, "variant": "new-disease"},
                         recency=scan.when)]
+    if change is None:
+        return []  # known metastases read again without a worse word: neither flare nor progression on the scan
     progression = _progression_on_cross_sectional(facts, line.start, params)
     if progression is not None:
         study, region = progression
