@@ -59,6 +59,7 @@ def create_app(
         store.close()
         raise
     knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
+    orders = procedure_orders(knowledge)
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,
@@ -67,8 +68,7 @@ def create_app(
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
-        render=CardRenderer(default_catalog(), procedure_orders(knowledge),
-                            contrast=ContrastPolicy(knowledge, procedure_orders(knowledge))),
+        render=CardRenderer(default_catalog(), orders, contrast=ContrastPolicy(knowledge, orders)),
         rate=rating_actions,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdshooks.clinical.dates import known_date
-from cdshooks.clinical.evidence import BONE, EPIDURAL, VERTEBRAL, Assertion, Status
+from cdshooks.clinical.evidence import EPIDURAL, VERTEBRAL, Assertion, Status
 from cdshooks.clinical.facts import MRI_SPINE, ImagingResult, LabResult, PatientFacts, Symptom, supersedes
 from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.rules.imaging_evidence import bone_assertions
 from cdshooks.clinical.rules.scenario import Params, earliest_per_kind
 
 CORD = "spinal-cord-compression-mri-spine"
@@ -53,20 +54,13 @@ class MetsEvidence:
     epidural: bool
 
 
-def _assertions(result: ImagingResult) -> tuple[Assertion, ...]:
-    if result.assertions:
-        return result.assertions
-    status = result.status_of(BONE)
-    return (Assertion(BONE, status, site=result.site),) if status is not None else ()
-
-
 def _spinal(assertion: Assertion) -> bool:
     return VERTEBRAL in assertion.features or bool(assertion.site and _SPINAL_SITE.search(assertion.site))
 
 
-def _superseded(facts: PatientFacts, result: ImagingResult) -> bool:
+def _superseded(results: list[ImagingResult], result: ImagingResult) -> bool:
     """A later result replaces this one as evidence about bone (clinical-rules.md §7.1; `facts.supersedes`)."""
-    return any(supersedes(later, result) for later in facts.imaging_before_now())
+    return any(supersedes(later, result) for later in results)
 
 
 def imaging_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
@@ -74,14 +68,15 @@ def imaging_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
     or a suspicious one or an epidural extension within P_SUSPECTED_METS_IMAGING_DAYS; spine before elsewhere."""
     window = params["P_SUSPECTED_METS_IMAGING_DAYS"]
     found: list[tuple[int, MetsEvidence]] = []
-    for result in facts.imaging_before_now():
-        for assertion in _assertions(result):
+    results = facts.imaging_before_now()
+    for result in results:
+        for assertion in bone_assertions(result):
             if not assertion.is_bone or assertion.status in _SUPERSEDING:
                 continue
             epidural = EPIDURAL in assertion.features
             if assertion.status is Status.INDETERMINATE and not epidural:
                 continue
-            if _superseded(facts, result) or (assertion.status is not Status.METASTATIC
+            if _superseded(results, result) or (assertion.status is not Status.METASTATIC
                                                and not facts.within(result.when, window)):
                 continue
             vertebral = _spinal(assertion) or epidural
