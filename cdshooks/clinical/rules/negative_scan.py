@@ -68,12 +68,12 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
     found = suspicion(facts, params)
     if not found.visceral or _since(facts, scan, set(), {CT_CAP_IV, FDG_PETCT}):
         return []
-    kidneys_at_risk = renal_impairment(facts, params) is not None
-    suggestions = ("add-fdg-petct",) if kidneys_at_risk else ("add-ct-cap-iv",)
+    # with the kidneys at risk FDG-PET/CT is offered; the card's `renal` wording is chosen where findings become
+    # cards (the engine marks the finding's contrast risk from the same renal evidence)
+    suggestions = ("add-fdg-petct",) if renal_impairment(facts, params) is not None else ("add-ct-cap-iv",)
     return [Finding(topic="negative-bone-scan-visceral-suspicion-ct",
                     values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence(),
-                            "visceral_brief": found.visceral_brief(),
-                            **({"variant": "renal"} if kidneys_at_risk else {})},
+                            "visceral_brief": found.visceral_brief()},
                     suggestions=suggestions, recency=scan.when)]
 
 
