@@ -7,22 +7,19 @@ asserts the same behaviour loosely; the figures here are the documented ones.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.hostile_server import start  # noqa: E402
 from cdshooks import create_app  # noqa: E402
 from cdshooks.settings import Settings  # noqa: E402
 from tests.conftest import PATIENT_VIEW, hook_request  # noqa: E402
@@ -31,50 +28,8 @@ BUDGET = 2.0  # the shipped CDSHOOKS_FHIR_BUDGET
 CAP = 32 * 1024 * 1024  # the shipped CDSHOOKS_FHIR_MAX_RESPONSE_BYTES
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        mode = self.server.mode  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        if mode == "good":
-            data = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode()
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        try:
-            if mode == "big":  # 1 GB on offer, chunked, no declared length
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                block = b" " * (1024 * 1024)
-                for _ in range(1024):
-                    self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
-            else:  # drip: one byte every 0.1 s for up to 60 s
-                self.send_header("Content-Length", "100000")
-                self.end_headers()
-                for _ in range(600):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-        except OSError:
-            return
-
-
-def _server(mode: str) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.mode = mode  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/fhir"
-
-
 def run() -> dict[str, float]:
-    servers = {mode: _server(mode) for mode in ("big", "drip", "good")}
+    servers = {mode: start(mode, big_mb=1024) for mode in ("big", "drip", "good")}
     folder = tempfile.mkdtemp(prefix="hostile-")
     app = create_app(Settings(database_url=f"sqlite:///{folder}/h.db", allow_unauthenticated=True,
                               log_level="ERROR"), clock=lambda: datetime(2026, 6, 1, 9, tzinfo=UTC))

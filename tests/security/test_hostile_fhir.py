@@ -9,97 +9,32 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from flask import Flask
 
+from bench.hostile_server import MODES, HostileHandler, start
 from cdshooks import create_app
 from cdshooks.clinical import engine
 from cdshooks.clinical.findings import Evaluation
 from cdshooks.fhir.record import Record
 from cdshooks.settings import Settings
-from tests.conftest import NOW, PATIENT_VIEW, bundle, hook_request
+from tests.conftest import NOW, PATIENT_VIEW, hook_request
 
 BUDGET = 1.0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    seen: ClassVar[list[str]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        mode = self.server.mode  # type: ignore[attr-defined]
-        if mode == "big":
-            self._big()
-        elif mode == "drip":
-            self._drip()
-        elif mode == "many":
-            rtype = self.path.split("/fhir/", 1)[1].split("?", 1)[0]
-            self._json(bundle(*({"resourceType": rtype, "id": f"r{i}"} for i in range(30_000))))
-        else:
-            self._json({"resourceType": "Patient", "id": "bc-1"} if "/Patient/" in self.path else bundle())
-
-    def _json(self, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _big(self) -> None:
-        """A chunked body with no declared length that would go on for 512 MB."""
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        block = b" " * (1024 * 1024)
-        try:
-            head = b'{"resourceType":"Bundle","type":"searchset","x":"'
-            self.wfile.write(f"{len(head):x}\r\n".encode() + head + b"\r\n")
-            for _ in range(512):
-                self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
-        except OSError:
-            return  # the client hung up: what we want
-
-    def _drip(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", "100000")
-        self.end_headers()
-        try:
-            for _ in range(600):  # at most 60 s, normally cut by the client within its budget
-                self.wfile.write(b" ")
-                self.wfile.flush()
-                time.sleep(0.1)
-        except OSError:
-            return
-
-
-def _server(mode: str) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.mode = mode  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/fhir"
-
-
 @pytest.fixture
 def servers() -> Iterator[dict[str, tuple[ThreadingHTTPServer, str]]]:
-    made = {mode: _server(mode) for mode in ("big", "drip", "many", "good")}
-    _Handler.seen = []
+    made = {mode: start(mode) for mode in MODES}
+    HostileHandler.seen = []
     yield made
     for server, _ in made.values():
         server.shutdown()
@@ -196,7 +131,7 @@ def test_dot_segments_in_fhir_server_are_refused(app: Flask, servers: Any, path:
     base = servers["good"][1].rsplit("/fhir", 1)[0] + path
     response = _post(app, base, "conditions")
     assert response.status_code == 412
-    assert _Handler.seen == []  # never contacted
+    assert HostileHandler.seen == []  # never contacted
 
 
 def test_next_links_with_dot_segments_are_not_followed(app: Flask, servers: Any, captured: list[Record]) -> None:
@@ -205,4 +140,4 @@ def test_next_links_with_dot_segments_are_not_followed(app: Flask, servers: Any,
     prefetch["conditions"]["link"] = [{"relation": "next", "url": base + "/..%2fsecret/Condition?page=2"}]
     body = hook_request(fhirServer=base, prefetch=prefetch)
     assert app.test_client().post(f"/cds-services/{PATIENT_VIEW}", json=body).status_code == 200
-    assert not any(re.search(r"secret", p) for p in _Handler.seen)
+    assert not any(re.search(r"secret", p) for p in HostileHandler.seen)
