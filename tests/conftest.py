@@ -15,6 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cdshooks import create_app
+from cdshooks.clinical import engine
+from cdshooks.clinical.findings import Evaluation
+from cdshooks.fhir.record import Record
 from cdshooks.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,3 +89,16 @@ def hook_request(hook: str = "patient-view", **overrides: Any) -> dict[str, Any]
 
 def load_example(name: str) -> Any:
     return json.loads((SPEC_EXAMPLES / name).read_text())
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
+    """The records the engine is given (the engine itself answers nothing): what prefetch assembly produced."""
+    records: list[Record] = []
+
+    def capture(hook: str, record: Record, now: Any, *_: Any) -> Evaluation:
+        records.append(record)
+        return Evaluation()
+
+    monkeypatch.setattr(engine, "evaluate", capture)
+    return records

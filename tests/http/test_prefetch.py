@@ -15,8 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cdshooks import create_app
-from cdshooks.clinical import engine
-from cdshooks.clinical.findings import Evaluation
 from cdshooks.fhir.record import Record
 from cdshooks.settings import Settings
 from tests.conftest import NOW, PATIENT_VIEW, bundle, hook_request
@@ -34,18 +32,6 @@ def ehr_app(tmp_path: Path) -> Iterator[Flask]:
     app = create_app(settings, clock=lambda: NOW)
     yield app
     app.extensions["cdshooks"].close()
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
-    records: list[Record] = []
-
-    def capture(hook: str, record: Record, now: Any, *_: Any) -> Evaluation:
-        records.append(record)
-        return Evaluation()
-
-    monkeypatch.setattr(engine, "evaluate", capture)
-    return records
 
 
 def _serve_everything(rsps: responses.RequestsMock) -> None:

@@ -22,8 +22,6 @@ from flask import Flask
 
 from bench.hostile_server import MODES, HostileHandler, start
 from cdshooks import create_app
-from cdshooks.clinical import engine
-from cdshooks.clinical.findings import Evaluation
 from cdshooks.fhir.record import Record
 from cdshooks.settings import Settings
 from tests.conftest import NOW, PATIENT_VIEW, hook_request
@@ -39,18 +37,6 @@ def servers() -> Iterator[dict[str, tuple[ThreadingHTTPServer, str]]]:
     for server, _ in made.values():
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
-    records: list[Record] = []
-
-    def capture(hook: str, record: Record, now: Any, *_: Any) -> Evaluation:
-        records.append(record)
-        return Evaluation()
-
-    monkeypatch.setattr(engine, "evaluate", capture)
-    return records
 
 
 @pytest.fixture
