@@ -162,7 +162,7 @@ class ImagingResult:
     osteopenia: bool = False
     site: str | None = None
     basis: str = "text"  # conclusionCode | observation | text
-    conclusion: str = ""  # the report's conclusion text (for pattern checks such as "impending fracture")
+    conclusion: str = ""  # the text the reader was given (HTML stripped, addenda in order); rules never read it
     assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 

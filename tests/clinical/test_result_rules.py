@@ -40,7 +40,7 @@ from cdshooks.clinical.facts import (
 )
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.knowledge import default_knowledge
-from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
+from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter, read_report
 from cdshooks.clinical.rules import bone_health, discordance, disease_course, flare, mda, negative_scan
 from cdshooks.clinical.rules.imaging_evidence import is_negative_bone_scan
 from cdshooks.fhir.record import Record
@@ -68,11 +68,13 @@ def bone_scan(offset: int, result: BoneMetResult, *changes: Change, basis: str =
 
 
 def ct(offset: int, result: BoneMetResult, *changes: Change,
-       character: LesionCharacter | None = None, modality: str = "CT", conclusion: str = "") -> ImagingResult:
+       character: LesionCharacter | None = None, modality: str = "CT", report: str = "") -> ImagingResult:
+    """A CT result; with `report`, its assertions are the reader's reading of that text."""
     when = day(offset)
     return ImagingResult(source=f"DiagnosticReport/ct{offset}", label=f"CT {when.date()}",
                          procedure_class=CT_CAP_IV, modality=modality, when=when, result=result,
-                         character=character, changes=frozenset(changes), conclusion=conclusion)
+                         character=character, changes=frozenset(changes),
+                         assertions=read_report(report, modality=modality).assertions if report else ())
 
 
 def agent(name: str, drug_class: str, *doses: datetime, ongoing: bool = False,
@@ -348,17 +350,14 @@ def test_recurrence_not_while_chemotherapy_continues() -> None:
 ])
 def test_orthopedic_terms_are_read_with_negation(conclusion: str, fires: bool) -> None:
     """Risk features come from the reader's assertions (negation aware), never from raw text in the rule."""
-    from dataclasses import replace as _replace
-
-    from cdshooks.clinical.report_reading import read_report
-
-    study = _replace(ct(-9, BoneMetResult.POSITIVE, conclusion=conclusion),
-                     assertions=read_report(conclusion, modality="CT").assertions)
+    study = ct(-9, BoneMetResult.POSITIVE, report=conclusion)
     assert bool(bone_health.orthopedic_evaluation(facts(imaging=(study,)), PARAMS)) is fires
 
 
 def test_orthopedic_ignores_old_imaging_and_a_coded_site_without_risk() -> None:
-    old = ct(-400, BoneMetResult.POSITIVE, conclusion="Lytic metastasis in the left femur; impending fracture.")
+    text = "Lytic metastasis in the left femur; impending fracture."
+    assert bone_health.orthopedic_evaluation(facts(imaging=(ct(-9, BoneMetResult.POSITIVE, report=text),)), PARAMS)
+    old = ct(-400, BoneMetResult.POSITIVE, report=text)
     assert bone_health.orthopedic_evaluation(facts(imaging=(old,)), PARAMS) == []
     femur = Condition("Secondary malignant neoplasm of bone", day(-400), "Condition/f", site="Left femur")
     assert bone_health.orthopedic_evaluation(facts(bone_mets=(femur,)), PARAMS) == []
