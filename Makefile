@@ -22,7 +22,9 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 
 # Development mode: no client authentication (--allow-unauthenticated); never expose it to a network.
 # Production: set CDSHOOKS_CLIENTS_FILE (README, Security) and run `cdshooks serve` without the flag.
+# A busy port stops it with one line ("port 8080 is in use; try `make run PORT=9000`") before anything starts.
 run: $(VENV)/.installed-run
+	@$(BIN)/python -m cdshooks.ports $(HOST) $(PORT)
 	@echo "WARNING: DEVELOPMENT MODE - client JWTs are NOT checked (--allow-unauthenticated); fhirServer limited to"
 	@echo "         CDSHOOKS_FHIR_ALLOWLIST (default: loopback). Keep it on $(HOST); production needs CDSHOOKS_CLIENTS_FILE."
 	@echo "Embedded defaults (SQLite under ./var); discovery: http://$(HOST):$(PORT)/cds-services"

@@ -20,7 +20,7 @@ from cdshooks.catalog.orders import procedure_orders
 from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.catalog.safety import ContrastPolicy
-from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
+from cdshooks.clinical.knowledge import Knowledge, default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
 from cdshooks.fhir.client import new_session
@@ -58,8 +58,7 @@ def create_app(
     except BaseException:
         store.close()
         raise
-    knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
-    orders = procedure_orders(knowledge)
+    knowledge, render = clinical_parts(settings)
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,
@@ -68,7 +67,7 @@ def create_app(
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
-        render=CardRenderer(default_catalog(), orders, contrast=ContrastPolicy(knowledge, orders)),
+        render=render,
         rate=rating_actions,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
@@ -92,6 +91,14 @@ def create_app(
         app.register_blueprint(blueprint)
     atexit.register(rt.close)
     return app
+
+
+def clinical_parts(settings: Settings) -> tuple[Knowledge, CardRenderer]:
+    """The knowledge (with the site's CDSHOOKS_KNOWLEDGE_DIR override) and the card renderer built on it.
+    `cdshooks check-config` and `serve` call this too, so they fail exactly when a worker would."""
+    knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
+    orders = procedure_orders(knowledge)
+    return knowledge, CardRenderer(default_catalog(), orders, contrast=ContrastPolicy(knowledge, orders))
 
 
 def cors_origins(settings: Settings) -> list[str]:

@@ -6,12 +6,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 
-from cdshooks.settings import Settings, SettingsError, env_name, is_loopback_host, redact_url
+from cdshooks.settings import Settings, SettingsError, env_name, is_loopback_host, redact_url, unknown_names
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 NO_CLIENTS = (
     "no trusted clients: set CDSHOOKS_CLIENTS_FILE to a clients file (see README, Security), or, for local "
@@ -20,12 +23,52 @@ NO_CLIENTS = (
 
 
 def _settings_or_exit(**overrides: Any) -> Settings:
+    for line in unknown_names():
+        click.echo(f"warning: {line}", err=True)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
     return settings.with_overrides(**overrides) if overrides else settings
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
+
+
+def _engine_or_exit(settings: Settings, *, current: bool = True) -> Engine:
+    """An engine on CDSHOOKS_DATABASE_URL that answers (and, with `current`, on this version's schema; SQLite
+    upgrades itself). A database that cannot be used is one line saying what to do, never a traceback."""
+    from cdshooks.store.dbcheck import DatabaseProblem, open_engine
+
+    try:
+        return open_engine(settings.database_url, current=current)
+    except DatabaseProblem as exc:
+        _fail(str(exc))
+
+
+def _knowledge_or_exit(settings: Settings) -> None:
+    """Load the clinical knowledge with its site override exactly as a worker will (cdshooks.app.clinical_parts),
+    so a bad override stops here with one line, not in every gunicorn worker."""
+    problem = _knowledge_problem(settings)
+    if problem:
+        _fail(problem)
+
+
+def _knowledge_problem(settings: Settings) -> str | None:
+    from cdshooks.app import clinical_parts
+    from cdshooks.knowledge_overrides import ignored_entries
+
+    ignored = ignored_entries(settings.knowledge_dir) if settings.knowledge_dir else []
+    if ignored:
+        return f"knowledge override: {ignored[0]}"
+    try:
+        clinical_parts(settings)
+    except Exception as exc:  # KnowledgeError / CatalogError name the file and entry; anything else is one line too
+        return f"knowledge override in CDSHOOKS_KNOWLEDGE_DIR={settings.knowledge_dir!r} rejected: {exc}"
+    return None
 
 
 def _clients_or_exit(settings: Settings) -> int:
@@ -70,30 +113,21 @@ def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticate
         sys.exit(2)
     else:
         click.echo(f"{clients} trusted client(s); JWT audience base {settings.public_base_url}", err=True)
-    _schema_or_exit(settings)
+    _engine_or_exit(settings).dispose()
+    if settings.knowledge_dir:  # the shipped knowledge is tested; a site's override is checked before workers start
+        _knowledge_or_exit(settings)
+    from cdshooks.ports import bind_problem, suggest_port
+
+    problem = bind_problem(host, port)
+    if problem == "in use":
+        other = suggest_port(host, port)
+        _fail(f"port {port} is in use; try `make run PORT={other}` or `cdshooks serve --port {other}`")
+    if problem:
+        _fail(f"cannot listen on {host}:{port}: {problem}")
     from cdshooks.server import run
 
     click.echo(f"CDS Hooks discovery: http://{_url_host(host)}:{port}/cds-services", err=True)
     run(host=host, port=port, workers=workers, threads=threads)
-
-
-def _schema_or_exit(settings: Settings) -> None:
-    """Start only on a current schema (SQLite upgrades itself; other databases say what to run)."""
-    from cdshooks.store.schema import SchemaError, ensure_current
-    from cdshooks.store.store import make_engine
-
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_current(engine)
-    except SchemaError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except Exception as exc:
-        click.echo(f"error: database not reachable ({type(exc).__name__}): {redact_url(settings.database_url)}",
-                   err=True)
-        sys.exit(2)
-    finally:
-        engine.dispose()
 
 
 def _url_host(host: str) -> str:
@@ -128,17 +162,15 @@ def check_config() -> None:
             warnings.append(f"CDSHOOKS_PUBLIC_BASE_URL is {settings.public_base_url}: JWT aud must name that URL")
     if not settings.pseudonym_key:
         warnings.append("no CDSHOOKS_PSEUDONYM_KEY: patient keys do not correlate across restarts")
-    if settings.knowledge_dir and not Path(settings.knowledge_dir).is_dir():
-        problems.append(f"CDSHOOKS_KNOWLEDGE_DIR {settings.knowledge_dir!r} is not a directory")
-    from cdshooks.store.store import make_engine
+    knowledge = _knowledge_problem(settings)
+    if knowledge:
+        problems.append(knowledge)
+    from cdshooks.store.dbcheck import DatabaseProblem, open_engine
 
     try:
-        engine = make_engine(settings.database_url)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:
-        problems.append(f"database not reachable ({type(exc).__name__})")
+        open_engine(settings.database_url, current=False).dispose()
+    except DatabaseProblem as exc:
+        problems.append(str(exc))
     if settings.redis_url:
         import redis
 
@@ -202,22 +234,31 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
     else:  # in-process: no client to authenticate (InProcessSender turns authentication off itself)
         sender = replaying.InProcessSender()
     failures = 0
-    for path in fixtures:
-        try:
-            fixture = replaying.load_fixture(path)
-        except ValueError as exc:
-            click.echo(f"{path}: not a fixture ({exc})")
-            failures += 1
-            continue
-        outcome = sender.send(fixture, pinned)
-        if as_json:
-            click.echo(json.dumps({"fixture": str(path), "status": outcome.status, "response": outcome.body},
-                                  indent=2))
-        else:
-            click.echo(replaying.describe(path, fixture, outcome))
-        failures += bool(outcome.problems or outcome.mismatches)
-    sender.close()
-    click.echo(f"{len(fixtures)} fixtures, {failures} with problems")
+    answers: list[dict[str, Any]] = []
+    try:
+        for path in fixtures:
+            try:
+                fixture = replaying.load_fixture(path)
+            except ValueError as exc:
+                if as_json:
+                    answers.append({"fixture": str(path), "error": f"not a fixture ({exc})"})
+                else:
+                    click.echo(f"{path}: not a fixture ({exc})")
+                failures += 1
+                continue
+            outcome = sender.send(fixture, pinned)
+            if as_json:
+                answers.append(outcome.to_json(path))
+            else:
+                click.echo(replaying.describe(path, fixture, outcome))
+            failures += outcome.failed
+    except replaying.ServiceUnreachable as exc:
+        _fail(str(exc), status=1)
+    finally:
+        sender.close()
+    if as_json:  # one JSON document on stdout; the tally goes to stderr
+        click.echo(json.dumps(answers, indent=2))
+    click.echo(f"{len(fixtures)} fixtures, {failures} with problems", err=as_json)
     sys.exit(1 if failures else 0)
 
 
@@ -230,26 +271,40 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Bring the database at CDSHOOKS_DATABASE_URL to the schema this version needs."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cdshooks.store.dbcheck import describe
     from cdshooks.store.schema import current_revision, upgrade
-    from cdshooks.store.store import make_engine
 
     settings = _settings_or_exit()
-    engine = make_engine(settings.database_url)
-    before = current_revision(engine)
-    upgrade(engine, revision)
-    click.echo(f"schema {before or 'empty'} -> {current_revision(engine)} ({redact_url(settings.database_url)})")
-    engine.dispose()
+    engine = _engine_or_exit(settings, current=False)
+    try:
+        before = current_revision(engine)
+        upgrade(engine, revision)
+        after = current_revision(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        _fail(describe(settings.database_url, exc))
+    finally:
+        engine.dispose()
+    click.echo(f"schema {before or 'empty'} -> {after} ({redact_url(settings.database_url)})")
 
 
 @db.command("current")
 def db_current() -> None:
     """Print the database's schema revision and the one this version needs."""
-    from cdshooks.store.schema import current_revision, head_revision
-    from cdshooks.store.store import make_engine
+    from sqlalchemy.exc import SQLAlchemyError
 
-    engine = make_engine(_settings_or_exit().database_url)
-    current, head = current_revision(engine), head_revision()
-    engine.dispose()
+    from cdshooks.store.dbcheck import describe
+    from cdshooks.store.schema import current_revision, head_revision
+
+    settings = _settings_or_exit()
+    engine = _engine_or_exit(settings, current=False)
+    try:
+        current, head = current_revision(engine), head_revision()
+    except (SQLAlchemyError, OSError) as exc:
+        _fail(describe(settings.database_url, exc))
+    finally:
+        engine.dispose()
     click.echo(f"database {current or 'empty'}, service needs {head}")
     sys.exit(0 if current == head else 1)
 
@@ -267,26 +322,25 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
     """Card analytics: shown, accepted, overridden, reasons, time to feedback, alert-fatigue risks."""
     from cdshooks.analytics.report import build_report, format_text
     from cdshooks.http.analytics import parse_since
-    from cdshooks.store.schema import SchemaError, ensure_current
-    from cdshooks.store.store import make_engine
 
     try:
         moment = parse_since(since)
     except ValueError:
         raise click.BadParameter("must be an ISO 8601 date or date-time", param_hint="--since") from None
-    engine = make_engine(_settings_or_exit().database_url)
+    engine = _engine_or_exit(_settings_or_exit())
     try:
-        ensure_current(engine)
-    except SchemaError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    result = build_report(engine, since=moment, threshold=threshold, min_shown=min_shown)
-    engine.dispose()
+        result = build_report(engine, since=moment, threshold=threshold, min_shown=min_shown)
+    finally:
+        engine.dispose()
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else format_text(result))
     if html_file is not None:
         from cdshooks.analytics.html import write_html
 
-        write_html(result, html_file)
+        try:
+            write_html(result, html_file)
+        except OSError as exc:
+            _fail(f"cannot write {html_file} ({exc.strerror or type(exc).__name__}): name a file in a writable "
+                  "folder, e.g. --html /tmp/analytics.html")
         click.echo(f"wrote {html_file}", err=True)
 
 

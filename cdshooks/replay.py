@@ -43,6 +43,10 @@ class Fixture:
     expect: dict[str, Any]
 
 
+class ServiceUnreachable(RuntimeError):
+    """No service listens at the replay URL (connection refused, unknown host): the message says what to do."""
+
+
 @dataclass
 class Outcome:
     status: int
@@ -50,6 +54,15 @@ class Outcome:
     elapsed_ms: float
     problems: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
+    error: str | None = None  # no answer at all (a time-out): not a spec problem of the service
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems or self.mismatches or self.error)
+
+    def to_json(self, path: Path) -> dict[str, Any]:
+        return {"fixture": str(path), "status": self.status, "response": self.body, "specProblems": self.problems,
+                "expectationsNotMet": self.mismatches, "error": self.error}
 
 
 def parse_as_of(value: str) -> datetime:
@@ -234,8 +247,13 @@ class RemoteSender:
         try:
             response = self._session.post(f"{self._base}{path}", json=request, timeout=self._timeout,
                                           headers=headers)
+        except requests.Timeout:
+            return Outcome(0, None, self._timeout * 1000, error=f"no answer within {self._timeout:.0f} s")
+        except requests.ConnectionError:
+            raise ServiceUnreachable(f"no service answers at {self._base} (connection failed): start it "
+                                     "(`make run`) or correct --url") from None
         except requests.RequestException as exc:
-            return Outcome(0, None, 0.0, problems=[f"no answer: {type(exc).__name__}"])
+            return Outcome(0, None, 0.0, error=f"request failed ({type(exc).__name__})")
         elapsed = (time.perf_counter() - started) * 1000
         try:
             body = response.json()
@@ -273,6 +291,8 @@ def describe(path: Path, fixture: Fixture, outcome: Outcome) -> str:
     elif body.get("resourceType") == "OperationOutcome":
         for issue in body.get("issue", []):
             lines.append(f"  {issue.get('code')}: {issue.get('diagnostics')}")
+    if outcome.error:
+        lines.append(f"  NO ANSWER: {outcome.error}")
     for item in outcome.problems:
         lines.append(f"  SPEC PROBLEM: {item}")
     for item in outcome.mismatches:

@@ -6,7 +6,9 @@ table and `cdshooks check-config` are generated from the same list, so they cann
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -29,22 +31,40 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
 
 
+def _number(raw: str) -> float:
+    """A finite decimal number; the message is for a person, not Python's own wording."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number, e.g. 2.5") from None
+    if not math.isfinite(value):  # inf, nan, 1e999: no budget or timeout is endless
+        raise ValueError("must be a finite number: inf and nan are no limits")
+    return value
+
+
+def _whole(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("must be a whole number such as 5, without decimals, units or exponents") from None
+
+
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(raw)
     if not value > 0:
         raise ValueError("must be a number greater than 0")
     return value
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _whole(raw)
     if value < 1:
         raise ValueError("must be a whole number of at least 1")
     return value
 
 
 def _seconds(raw: str) -> int:
-    value = int(raw)
+    value = _whole(raw)
     if value < 0:
         raise ValueError("must be a whole number of seconds, 0 or more")
     return value
@@ -284,7 +304,28 @@ def _parse(f: Any, name: str, raw: str) -> Any:
     try:
         return parser(raw)
     except (ValueError, TypeError) as exc:
-        raise SettingsError(f"{name}={raw!r}: {exc}") from None
+        default = _shown_default(f.default)
+        hint = "unset it to leave it empty" if f.default == "" else f"unset it to use the default, {default}"
+        raise SettingsError(f"{name}={raw!r}: {exc}; {hint}") from None
+
+
+# CDSHOOKS_ names read by the test suite, not by the service: not reported as unknown
+NOT_SETTINGS = frozenset({"CDSHOOKS_REQUIRE_SERVICES", "CDSHOOKS_TEST_POSTGRES", "CDSHOOKS_TEST_REDIS"})
+
+
+def unknown_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per `CDSHOOKS_*` variable that is no setting (a misspelling is otherwise silently ignored),
+    with the nearest setting name when there is one."""
+    env = os.environ if environ is None else environ
+    known = [env_name(f.name) for f in fields(Settings)]
+    out = []
+    for name in sorted(env):
+        if not name.startswith(PREFIX) or name in known or name in NOT_SETTINGS:
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {near[0]}?" if near else "; see the README's Configuration table"
+        out.append(f"{name} is not a setting and is ignored{hint}")
+    return out
 
 
 def documentation() -> list[tuple[str, str, str]]:
