@@ -1,10 +1,11 @@
-"""`cdshooks` command line: serve | replay | check-config."""
+"""`cdshooks` command line: serve | demo | replay | check-config | db | report."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -260,6 +261,36 @@ def replay(paths: tuple[Path, ...], url: str | None, as_of: str | None, as_json:
         click.echo(json.dumps(answers, indent=2))
     click.echo(f"{len(fixtures)} fixtures, {failures} with problems", err=as_json)
     sys.exit(1 if failures else 0)
+
+
+@main.command()
+@click.option("--url", default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '8080')}",
+              show_default="http://127.0.0.1:8080 ($PORT)", help="Base URL of the running service (`make run`).")
+@click.option("--request", "print_request", is_flag=True,
+              help="Only print the request JSON (for curl --data @-), do not send it.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Build the dates relative to this day instead of today (YYYY-MM-DD).")
+def demo(url: str, print_request: bool, today: datetime | None) -> None:
+    """Send one order-select request that shows a card: an MRI chest/abdomen/pelvis selected for a named
+    patient on neoadjuvant chemotherapy with new bone pain, dates relative to today."""
+    from cdshooks import demo as demoing
+    from cdshooks import replay as replaying
+
+    request = demoing.demo_request((today or datetime.now()).date())
+    if print_request:
+        click.echo(json.dumps(request, indent=2))
+        return
+    fixture = replaying.Fixture(request, demoing.SERVICE_ID, None, demoing.DESCRIPTION,
+                                {"topics": [demoing.EXPECTED_TOPIC]})
+    sender = replaying.RemoteSender(url)
+    try:
+        outcome = sender.send(fixture, None)
+    except replaying.ServiceUnreachable as exc:
+        _fail(f"{exc}", status=1)
+    finally:
+        sender.close()
+    click.echo(replaying.describe(Path("demo"), fixture, outcome))
+    sys.exit(1 if outcome.failed else 0)
 
 
 @main.group()

@@ -53,7 +53,7 @@ def test_minimal_patient_view_answers_no_cards(served_app: str) -> None:
     assert response.json() == {"cards": []}
 
 
-def test_replay_of_the_starter_fixtures_against_the_served_app(served_app: str) -> None:
+def test_replay_and_demo_against_the_served_app(served_app: str) -> None:
     executable = Path(sys.executable).parent / "cdshooks"
     fixtures = sorted(STARTER.glob("*.json"))
     assert fixtures, f"no fixtures under {STARTER}"
@@ -63,3 +63,9 @@ def test_replay_of_the_starter_fixtures_against_the_served_app(served_app: str) 
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
     assert f"{len(fixtures)} fixtures, 0 with problems" in result.stdout
+
+    # the README's first call: `cdshooks demo` shows a card (dates built for today, served with today's clock)
+    demo = subprocess.run([str(executable), "demo", "--url", served_app], capture_output=True, text=True, timeout=60,
+                          cwd=REPO, stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, f"stdout:\n{demo.stdout[-4000:]}\nstderr:\n{demo.stderr[-4000:]}"
+    assert "[warning] acr-usually-not-appropriate:" in demo.stdout
