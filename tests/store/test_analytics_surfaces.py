@@ -32,11 +32,24 @@ def test_analytics_endpoint_reports_per_topic(app: Flask, client: FlaskClient) -
     client.post("/cds-services/bone-mets-imaging-patient-view/feedback", json=load_example("19-feedback.json"))
     body = client.get("/analytics").get_json()
     assert body["cards_shown"] == 1 and body["feedback_items"] == 1
-    assert body["topics"][0] | {"median_seconds_to_feedback": None} == {
-        "topic": "bone-scan-flare", "shown": 1, "accepted": 1, "overridden": 0, "acceptance_rate": 1.0,
-        "override_rate": 0.0, "override_reasons": {}, "median_seconds_to_feedback": None, "fatigue_risk": False}
-    assert body["topics"][0]["median_seconds_to_feedback"] == 331.0
+    assert body["topics"][0] == {
+        "shown": 1, "with_suggestions": 1, "accepted": 1, "overridden": 0, "unanswered": 0, "acceptance_rate": 1.0,
+        "override_rate": 0.0, "override_reasons": {}, "median_seconds_to_feedback": 331.0, "fatigue_risk": False,
+        "topic": "bone-scan-flare"}
+    assert body["weeks"] == {"bone-scan-flare": [{"week": "2021-12-06", "shown": 1, "accepted": 1, "overridden": 0}]}
+    assert body["trend_topics"] == [] and body["trend_rule"] == {"min_weeks": 4, "min_cards_per_week": 10}
     assert client.get("/analytics?since=2022-01-01").get_json()["cards_shown"] == 0
+
+
+def test_analytics_page_in_html_for_a_browser(app: Flask, client: FlaskClient) -> None:
+    _issue(app)
+    for response in (client.get("/analytics?format=html"),
+                     client.get("/analytics", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})):
+        assert response.status_code == 200 and response.mimetype == "text/html"
+        assert "<h1>CDS card analytics</h1>" in response.get_data(as_text=True)
+        assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/analytics", headers={"Accept": "*/*"}).mimetype == "application/json"
+    assert client.get("/analytics?format=xml").status_code == 400
 
 
 def test_analytics_rejects_a_bad_since(client: FlaskClient) -> None:
