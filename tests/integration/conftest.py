@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 180.0  # an upper bound for a busy machine, not a speed target (ready is polled)
+COMMAND_SECONDS = 180.0  # the same bound for one `cdshooks` command run to its end (db upgrade, replay, report)
 
 
 def free_port() -> int:
@@ -47,22 +48,36 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, stderr: Path, what: str) -> None:
-    """Poll `url` until it answers 200; fail (with the server's stderr) on exit or after STARTUP_SECONDS."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_until(check: Callable[[], str | None], what: str, *, process: subprocess.Popen[bytes] | None = None,
+               stderr: Path | None = None, seconds: float = STARTUP_SECONDS) -> None:
+    """Poll `check` (None: done; else what it saw) until done. Event-driven and generous: it returns as soon as
+    the condition holds, fails at once when `process` exits, and only gives up after `seconds` (a bound for a
+    loaded 2-core machine, never a speed target). Every wait for a served process goes through here."""
+    deadline = time.monotonic() + seconds
     last = "no attempt"
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with status {process.returncode} before it was ready:\n{_tail(stderr)}")
-        try:
-            response = requests.get(url, timeout=1.0)
-            if response.status_code == 200:
-                return
-            last = f"HTTP {response.status_code}"
-        except requests.RequestException as exc:
-            last = type(exc).__name__
+        if process is not None and process.poll() is not None:
+            output = _tail(stderr) if stderr else ""
+            pytest.fail(f"{what}: exited with status {process.returncode} first:\n{output}")
+        seen = check()
+        if seen is None:
+            return
+        last = seen
         time.sleep(0.1)
-    pytest.fail(f"{what} not ready at {url} within {STARTUP_SECONDS:.0f} s ({last}):\n{_tail(stderr)}")
+    pytest.fail(f"{what}: not within {seconds:.0f} s ({last})" + (f":\n{_tail(stderr)}" if stderr else ""))
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, stderr: Path, what: str) -> None:
+    """Poll `url` until it answers 200; fail (with the server's stderr) on exit or after STARTUP_SECONDS."""
+
+    def answers() -> str | None:
+        try:
+            response = requests.get(url, timeout=5.0)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+    wait_until(answers, f"{what} ready at {url}", process=process, stderr=stderr)
 
 
 def _start(

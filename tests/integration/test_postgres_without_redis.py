@@ -23,7 +23,7 @@ from jwt.algorithms import ECAlgorithm
 
 from cdshooks.store.replay_cache import SqlReplayCache
 from cdshooks.store.store import make_engine
-from tests.integration.conftest import BIN, _start, _stop, free_port
+from tests.integration.conftest import BIN, COMMAND_SECONDS, _start, _stop, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres_url: str,
     env |= {"CDSHOOKS_DATABASE_URL": postgres_url, "CDSHOOKS_PUBLIC_BASE_URL": PUBLIC,
             "CDSHOOKS_CLIENTS_FILE": str(folder / "clients.yaml"), "CDSHOOKS_PSEUDONYM_KEY": "pg-test-key",
             "CDSHOOKS_LOG_LEVEL": "WARNING"}  # no CDSHOOKS_REDIS_URL: the jti cache is the database
-    upgraded = subprocess.run([str(executable), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    upgraded = subprocess.run([str(executable), "db", "upgrade"], env=env, capture_output=True, text=True,
+                              timeout=COMMAND_SECONDS)
     assert upgraded.returncode == 0, upgraded.stderr
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -31,7 +31,7 @@ from cdshooks.analytics.report import build_report
 from cdshooks.replay import load_fixture, shift_dates
 from cdshooks.store.tables import feedback, issued_cards
 from tests.conftest import REPO
-from tests.integration.conftest import BIN, _start, _stop, _unavailable, free_port
+from tests.integration.conftest import BIN, COMMAND_SECONDS, _start, _stop, _unavailable, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -85,9 +85,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_u
             "CDSHOOKS_PUBLIC_BASE_URL": PUBLIC, "CDSHOOKS_CLIENTS_FILE": str(folder / "clients.yaml"),
             "CDSHOOKS_PSEUDONYM_KEY": "scale-test-key", "CDSHOOKS_LOG_LEVEL": "WARNING"}
     refused = subprocess.run([str(executable), "serve", "--port", "1"], env=env, capture_output=True, text=True,
-                             timeout=60)
+                             timeout=COMMAND_SECONDS)
     assert refused.returncode == 2 and "cdshooks db upgrade" in refused.stderr  # schema behind: says what to run
-    upgraded = subprocess.run([str(executable), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    upgraded = subprocess.run([str(executable), "db", "upgrade"], env=env, capture_output=True, text=True,
+                              timeout=COMMAND_SECONDS)
     assert upgraded.returncode == 0, upgraded.stderr
     processes = []
     urls = []
@@ -147,12 +148,13 @@ def test_cards_and_feedback_through_two_servers(servers: list[str], key: ec.Elli
             issued.append((card["uuid"], card["suggestions"][0]["uuid"] if card.get("suggestions") else "none"))
     assert "acr-usually-not-appropriate" in topics
     engine = create_engine(postgres_url)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # issued cards are written in the background
+
+    def all_written() -> str | None:  # issued cards are written in the background
         with engine.connect() as conn:
-            if conn.execute(select(func.count()).select_from(issued_cards)).scalar_one() == len(issued):
-                break
-        time.sleep(0.2)
+            written = conn.execute(select(func.count()).select_from(issued_cards)).scalar_one()
+        return None if written == len(issued) else f"{written} of {len(issued)} issued cards written"
+
+    wait_until(all_written, "issued cards in PostgreSQL")
 
     items = _feedback_items([c for c in issued if c[1] != "none"])
     feedback_path = f"/cds-services/{ORDER_SELECT}/feedback"
@@ -193,7 +195,8 @@ def test_cards_and_feedback_through_two_servers(servers: list[str], key: ec.Elli
                           if topic_of[c] == topic and o["outcome"] == "overridden")
         assert stats.override_reasons == dict(reasons)
     assert report.feedback_items == ITEMS
-    cli = subprocess.run([str(BIN / "cdshooks"), "report", "--json"], capture_output=True, text=True, timeout=60,
+    cli = subprocess.run([str(BIN / "cdshooks"), "report", "--json"], capture_output=True, text=True,
+                         timeout=COMMAND_SECONDS,
                          env={k: v for k, v in os.environ.items() if not k.startswith("CDSHOOKS_")}
                          | {"CDSHOOKS_DATABASE_URL": postgres_url})
     assert cli.returncode == 0, cli.stderr

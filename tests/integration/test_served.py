@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integration.conftest import COMMAND_SECONDS
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 STARTER = REPO / "fixtures" / "starter"
-TIMEOUT = 10.0
+TIMEOUT = 30.0  # one call to the served app; generous for a loaded machine
 SERVICE_IDS = {
     "bone-mets-imaging-order-select", "bone-mets-imaging-order-sign", "bone-mets-imaging-patient-view",
 }
@@ -59,13 +61,13 @@ def test_replay_and_demo_against_the_served_app(served_app: str) -> None:
     assert fixtures, f"no fixtures under {STARTER}"
     result = subprocess.run(
         [str(executable), "replay", str(STARTER), "--url", served_app],
-        capture_output=True, text=True, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=COMMAND_SECONDS, cwd=REPO, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
     assert f"{len(fixtures)} fixtures, 0 with problems" in result.stdout
 
     # the README's first call: `cdshooks demo` shows a card (dates built for today, served with today's clock)
-    demo = subprocess.run([str(executable), "demo", "--url", served_app], capture_output=True, text=True, timeout=60,
-                          cwd=REPO, stdin=subprocess.DEVNULL)
+    demo = subprocess.run([str(executable), "demo", "--url", served_app], capture_output=True, text=True,
+                          timeout=COMMAND_SECONDS, cwd=REPO, stdin=subprocess.DEVNULL)
     assert demo.returncode == 0, f"stdout:\n{demo.stdout[-4000:]}\nstderr:\n{demo.stderr[-4000:]}"
     assert "[warning] acr-usually-not-appropriate:" in demo.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
 from cdshooks.auth.clients import load_clients
-from cdshooks.auth.jwks import JwksError, KeySource, parse_jwks
+from cdshooks.auth.jwks import JwksError, KeySource, KeyStore, parse_jwks
 from tests.conftest import REPO
 from tests.security.conftest import JWKS_URL, URL_ISS, AppFactory, Signer, jwks, public_jwk
 
@@ -123,6 +122,10 @@ def test_jwks_url_refresh_is_bounded_through_the_app(make_app: AppFactory, signe
     """A stream of tokens with unknown kids costs at most one download per refresh interval."""
     mock = responses.get(JWKS_URL, json=jwks(public_jwk(signer.keys.url384, "url-1", "ES384")))
     app: Flask = make_app(jwks_refresh_interval=0.4)
+    # the refresh interval runs on a pinned clock: on a loaded machine 30 calls can outlast any real interval
+    clock = FakeClock()
+    verifier = app.extensions["cdshooks"].auth
+    verifier.keys = KeyStore(timeout=1.0, max_age=3600.0, refresh_interval=0.4, monotonic=clock)
     client = app.test_client()
     good = signer.token(iss=URL_ISS, key=signer.keys.url384, kid="url-1")
     assert client.get("/cds-services", headers={"Authorization": f"Bearer {good}"}).status_code == 200
@@ -130,7 +133,11 @@ def test_jwks_url_refresh_is_bounded_through_the_app(make_app: AppFactory, signe
         token = signer.token(iss=URL_ISS, key=signer.keys.url384, kid=f"unknown-{i}")
         assert client.get("/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert mock.call_count == 1
-    time.sleep(0.45)
+    clock.now += 0.39
+    token = signer.token(iss=URL_ISS, key=signer.keys.url384, kid="unknown-early")
+    assert client.get("/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert mock.call_count == 1  # still inside the interval
+    clock.now += 0.02
     token = signer.token(iss=URL_ISS, key=signer.keys.url384, kid="unknown-late")
     assert client.get("/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert mock.call_count == 2

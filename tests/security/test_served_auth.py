@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import BIN, _start, _stop, free_port
+from tests.integration.conftest import BIN, COMMAND_SECONDS, _start, _stop, free_port
 from tests.security.conftest import Keys, Signer, jwks, public_jwk
 
 pytestmark = pytest.mark.integration
@@ -39,14 +39,14 @@ def served_with_clients(tmp_path: Path, keys: Keys) -> Iterator[str]:
 def test_served_service_requires_a_token_and_refuses_replays(served_with_clients: str, keys: Keys) -> None:
     base = served_with_clients
     signer = Signer(keys)
-    refused = requests.get(f"{base}/cds-services", timeout=5)
+    refused = requests.get(f"{base}/cds-services", timeout=30)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
     token = signer.token(aud=f"{base}/cds-services")
     headers = {"Authorization": f"Bearer {token}"}
-    assert requests.get(f"{base}/cds-services", headers=headers, timeout=5).status_code == 200
+    assert requests.get(f"{base}/cds-services", headers=headers, timeout=30).status_code == 200
     for _ in range(8):  # new connections: spread over both workers
-        assert requests.get(f"{base}/cds-services", headers=headers, timeout=5).status_code == 401
-    assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{base}/cds-services", headers=headers, timeout=30).status_code == 401
+    assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
 
 
 def test_replay_signs_client_tokens_for_an_authenticating_service(served_with_clients: str, keys: Keys,
@@ -63,9 +63,9 @@ def test_replay_signs_client_tokens_for_an_authenticating_service(served_with_cl
                                              serialization.NoEncryption()))
     starter = str(REPO / "fixtures" / "starter")
     command = [str(BIN / "cdshooks"), "replay", "--url", served_with_clients, starter]
-    refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_SECONDS)
     assert refused.returncode == 1 and "HTTP 401" in refused.stdout
     signed = subprocess.run([*command, "--jwt-key", str(pem), "--jwt-issuer", "https://ehr.example.org",
-                             "--jwt-kid", "ec-1"], capture_output=True, text=True, timeout=60)
+                             "--jwt-kid", "ec-1"], capture_output=True, text=True, timeout=COMMAND_SECONDS)
     assert signed.returncode == 0, signed.stdout + signed.stderr
     assert "4 fixtures, 0 with problems" in signed.stdout
