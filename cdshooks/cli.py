@@ -68,6 +68,8 @@ def _knowledge_problem(settings: Settings) -> str | None:
     try:
         clinical_parts(settings)
     except Exception as exc:  # KnowledgeError / CatalogError name the file and entry; anything else is one line too
+        if not settings.knowledge_dir:
+            return f"the shipped knowledge does not load: {exc}"
         return f"knowledge override in CDSHOOKS_KNOWLEDGE_DIR={settings.knowledge_dir!r} rejected: {exc}"
     return None
 
