@@ -15,9 +15,8 @@ from cdshooks import logs
 from cdshooks.auth.clients import ClientRegistry, load_clients
 from cdshooks.auth.jwks import KeyStore
 from cdshooks.auth.jwt_check import JwtVerifier
-from cdshooks.catalog.loader import default_catalog
+from cdshooks.catalog.check import default_cards, load_cards
 from cdshooks.catalog.orders import procedure_orders
-from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.catalog.safety import ContrastPolicy
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
@@ -59,6 +58,7 @@ def create_app(
         store.close()
         raise
     knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
+    cards = load_cards(settings.knowledge_dir) if settings.knowledge_dir else default_cards()
     orders = procedure_orders(knowledge)
     rt = Runtime(
         settings=settings,
@@ -68,8 +68,8 @@ def create_app(
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
-        render=CardRenderer(default_catalog(), orders, contrast=ContrastPolicy(knowledge, orders)),
-        rate=rating_actions,
+        render=CardRenderer(cards.catalog, orders, cards.phrases,
+                            contrast=ContrastPolicy(knowledge, orders, cards.contrast)),
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
     )

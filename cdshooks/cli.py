@@ -70,11 +70,26 @@ def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticate
         sys.exit(2)
     else:
         click.echo(f"{clients} trusted client(s); JWT audience base {settings.public_base_url}", err=True)
+    _knowledge_or_exit(settings)
     _schema_or_exit(settings)
     from cdshooks.server import run
 
     click.echo(f"CDS Hooks discovery: http://{_url_host(host)}:{port}/cds-services", err=True)
     run(host=host, port=port, workers=workers, threads=threads)
+
+
+def _knowledge_or_exit(settings: Settings) -> None:
+    """Start only with knowledge and cards that load and agree with the rules (the message names file and key)."""
+    from cdshooks.catalog.check import load_cards
+    from cdshooks.catalog.loader import CatalogError
+    from cdshooks.clinical.knowledge import KnowledgeError, load_knowledge
+
+    try:
+        load_knowledge(settings.knowledge_dir or None)
+        load_cards(settings.knowledge_dir or None)
+    except (KnowledgeError, CatalogError) as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
 
 
 def _schema_or_exit(settings: Settings) -> None:

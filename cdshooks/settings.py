@@ -50,6 +50,13 @@ def _seconds(raw: str) -> int:
     return value
 
 
+def _text(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -173,6 +180,12 @@ class Settings:
         default=False,
         metadata={"parse": _bool, "help": "Also send an info card confirming an order the ACR rates usually "
                   "appropriate (by default such an order gets its rating only)."},
+    )
+    pama_qcdsm_id: str = field(
+        default="bonemets-cds",
+        metadata={"parse": _text, "help": "The decision support mechanism identifier written on every rating "
+                  "(Argonaut `pama-rating-qcdsm-consulted`, required by the guide): a qualified CDSM's G-code "
+                  "where one is assigned, else this service's name."},
     )
     system_actions_in_extension: bool = field(
         default=False,
