@@ -195,7 +195,7 @@ class Settings:
     knowledge_dir: str = field(
         default="",
         metadata={"parse": str.strip, "help": "Optional directory of YAML files overriding the shipped "
-                  "knowledge (parameters, value sets, ACR table, medications)."},
+                  "knowledge (parameters, value sets, procedures, ACR table, medications, report phrases)."},
     )
     pseudonym_key: str = field(
         default="",
