@@ -1,4 +1,4 @@
-"""`cdshooks` command line: serve | replay | check-config."""
+"""`cdshooks` command line: serve | replay | check-config | check-service."""
 
 from __future__ import annotations
 
@@ -303,6 +303,11 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
 
         write_html(result, html_file)
         click.echo(f"wrote {html_file}", err=True)
+
+
+from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists
+
+main.add_command(check_service)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -104,6 +105,13 @@ def _jwt_algorithms(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _spec_version(raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"STU[1-9]|\d+\.\d+(\.\d+)?", value):
+        raise ValueError("must be empty (not advertised), STU1, STU2, STU3 or a version number such as 2.0.1")
+    return value
+
+
 def _redis_url(raw: str) -> str:
     value = raw.strip()
     if value and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -191,6 +199,12 @@ class Settings:
         default=False,
         metadata={"parse": _bool, "help": "Also mirror systemActions under response `extension.systemActions` "
                   "(the public CDS Hooks sandbox's PAMA screen reads only that)."},
+    )
+    discovery_version: str = field(
+        default="",
+        metadata={"parse": _spec_version, "help": "CDS Hooks version advertised as `version` on every discovery entry "
+                  "(a CDS Hooks 3.0 field, e.g. STU2 for the 2.0 this service implements); empty: not sent, as 2.0 "
+                  "defines no such field."},
     )
     knowledge_dir: str = field(
         default="",
