@@ -19,9 +19,10 @@ import yaml
 
 from cdshooks.catalog.loader import CatalogError, catalog_dir
 from cdshooks.clinical.knowledge import ENTRY_SECTIONS, KNOWLEDGE_DIR, Knowledge, load_knowledge
-from cdshooks.clinical.knowledge.yaml_files import _load_file, _read_yaml, _resolve_override
+from cdshooks.clinical.knowledge.yaml_files import _apply_override, _Loaded, _resolve_override
 
 RULES_DOC = "clinical-rules.md"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the files were validated already: parse them fast
 
 
 @dataclass(frozen=True)
@@ -36,20 +37,24 @@ class KnowledgeFiles:
 
 def load_knowledge_files(override_dir: str | Path | None) -> KnowledgeFiles:
     """Validate like the service (KnowledgeError on a bad file), then read every shipped file merged with its
-    override. Files the loader does not override are shown as shipped."""
+    override by the loader's merge rules. Files the loader does not override are shown as shipped."""
     knowledge = load_knowledge(override_dir or None)
     overrides = _resolve_override(override_dir or None)
     data: dict[str, Mapping[str, Any]] = {}
     overridden: list[str] = []
     for path in sorted(KNOWLEDGE_DIR.glob("*.yaml")):
-        if path.name in ENTRY_SECTIONS:
-            loaded = _load_file(path.name, overrides)
-            data[path.name] = loaded.data
-            if loaded.override is not None:
-                overridden.append(path.name)
-        else:
-            data[path.name] = _read_yaml(path)
+        loaded = _Loaded(path.name, _read(path), path)
+        override = overrides / path.name if overrides is not None else None
+        if path.name in ENTRY_SECTIONS and override is not None and override.is_file():
+            _apply_override(loaded, override, _read(override))  # the loader's own merge rules
+            overridden.append(path.name)
+        data[path.name] = loaded.data
     return KnowledgeFiles(knowledge, data, tuple(overridden), overrides)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # a safe loader (C or Python)
+    return data if isinstance(data, dict) else {}
 
 
 def cards_directory(directory: Path | None = None) -> Path:
