@@ -186,6 +186,12 @@ class Book:
         """Parameters ordered by the first rule they cite (those citing none last), then file order."""
         return tuple(sorted(self.parameters, key=lambda p: base_rule(p.rules[0]) if p.rules else "~"))
 
+    @property
+    def rules_outside_topics(self) -> tuple[RuleSection, ...]:
+        """Rule summaries that no topic section shows (a rule without a card of its own, e.g. R23)."""
+        shown = {s.id for topic in self.topics for s in topic.rule_sections}
+        return tuple(s for s in self.rules.sections.values() if s.id not in shown)
+
     def file(self, name: str) -> Mapping[str, Any]:
         return self.files.data.get(name) or {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 
@@ -9,7 +10,7 @@ import yaml
 
 from cdshooks.catalog.loader import load_catalog
 from cdshooks.clinical.knowledge import KNOWLEDGE_DIR, default_knowledge
-from cdshooks.knowledge_book import Book, collect_topics
+from cdshooks.knowledge_book import Book, collect_topics, render_markdown
 from cdshooks.knowledge_book.collect import package_version
 from cdshooks.knowledge_book.render_html import card_markdown, linkify, wbr
 from cdshooks.knowledge_book.render_markdown import cell
@@ -211,9 +212,19 @@ def test_markdown_links_resolve(markdown: str) -> None:
     assert links and not links - anchors - headings
 
 
-def test_rule_summaries_are_shown_inside_their_topics(html: str) -> None:
+def test_rule_summaries_are_shown_inside_their_topics_and_every_rule_somewhere(book: Book, html: str,
+                                                                              markdown: str) -> None:
     flare = _text(_by_id(_tree(html), "topic-bone-scan-flare"))
     assert "R13 — Flare" in flare and "Janicek MJ" in flare and "R20 — MD Anderson" in flare
+    text = page_text(html)
+    for section in book.rules.sections.values():
+        assert f"{section.id} — {section.title}" in text and section.body in markdown, section.id
+    # a rule no topic shows gets its own place in the rules chapter
+    one_topic = dataclasses.replace(book, topics=book.topics[:1])
+    assert {s.id for s in one_topic.rules_outside_topics} == set(book.rules.sections) - {"R01", "R02"}
+    short = render_markdown(one_topic)
+    for section in book.rules.sections.values():
+        assert section.body in short, section.id
 
 
 # ------------------------------------------------------------------------------------------ helpers
