@@ -67,9 +67,10 @@ class TopicSource:
     card_text: str  # the card file's whole text: the parameters and value sets it names
 
 
-def collect_topics(cards: Path) -> list[TopicSource]:
+def collect_topics(cards: Path | None = None) -> list[TopicSource]:
     """ADAPTER: every card topic in catalog order. Reads the card catalog (`load_catalog`, validated as the service
-    validates it) and each card file's header comment for its rules and trigger."""
+    validates it; default: the shipped catalog) and each card file's header comment for its rules and trigger."""
+    cards = cards_directory(cards)
     topics: list[TopicSource] = []
     for code, spec in load_catalog(cards).items():
         path = cards / spec.path

@@ -14,7 +14,6 @@ from cdshooks.knowledge_book import Book, collect_topics, render_markdown
 from cdshooks.knowledge_book.collect import package_version
 from cdshooks.knowledge_book.render_html import card_markdown, linkify, wbr
 from cdshooks.knowledge_book.render_markdown import cell
-from cdshooks.knowledge_book.sources import cards_directory
 from cdshooks.knowledge_book.templating import number
 from tests.knowledge_book.book_helpers import BOOK_DATE, page_text, plain, squash
 
@@ -95,7 +94,7 @@ def test_topics_carry_their_rules_parameters_and_value_sets_from_the_data(book: 
 
 
 def test_collect_topics_is_the_catalog_with_hooks_rules_and_a_plain_trigger() -> None:
-    sources = collect_topics(cards_directory())
+    sources = collect_topics()
     assert len(sources) == len(load_catalog())
     for source in sources:
         assert source.hooks == source.card.hooks and source.rules, source.code
