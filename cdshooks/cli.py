@@ -305,6 +305,28 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
         click.echo(f"wrote {html_file}", err=True)
 
 
+@main.command("knowledge")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the knowledge book as one self-contained HTML page ('-': standard output).")
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the knowledge book as Markdown ('-': standard output).")
+def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
+    """Render the clinical knowledge (shipped, or overridden by CDSHOOKS_KNOWLEDGE_DIR) as a book a clinician
+    can review and sign: card topics, rules, parameters, ACR table, value sets. SOURCE_DATE_EPOCH, when set,
+    fixes the date printed in it."""
+    from cdshooks.knowledge_book import BookError, write_book
+
+    if html_file is None and markdown_file is None:
+        raise click.UsageError("give --html FILE and/or --markdown FILE")
+    if str(html_file) == "-" and str(markdown_file) == "-":
+        raise click.UsageError("only one of --html and --markdown can write to standard output")
+    try:
+        write_book(_settings_or_exit().knowledge_dir, html_file=html_file, markdown_file=markdown_file)
+    except BookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists
 
 main.add_command(check_service)
