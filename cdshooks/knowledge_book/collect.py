@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cdshooks.catalog.loader import CardSpec, load_catalog
+from cdshooks.catalog.loader import CardSpec, card_files, load_catalog
+from cdshooks.clinical.topics import registry
 from cdshooks.knowledge_book.rules_doc import RulesDoc, RuleSection, base_rule, load_rules_doc, rule_ids
 from cdshooks.knowledge_book.sources import (
     KnowledgeFiles,
@@ -67,15 +68,18 @@ class TopicSource:
     card_text: str  # the card file's whole text: the parameters and value sets it names
 
 
-def collect_topics(cards: Path | None = None) -> list[TopicSource]:
-    """ADAPTER: every card topic in catalog order. Reads the card catalog (`load_catalog`, validated as the service
-    validates it; default: the shipped catalog) and each card file's header comment for its rules and trigger."""
+def collect_topics(cards: Path | None = None, override_dir: str | Path | None = None) -> list[TopicSource]:
+    """ADAPTER: every card topic in catalog order. The card catalog as the service loads it (a site's
+    `<override>/cards/` files replace shipped ones), the hooks from the topic registry (the rules that emit the
+    topic), and each card file's header comment for its rules and trigger."""
     cards = cards_directory(cards)
+    files = card_files(cards, override_dir)
+    hooks_of = registry().hooks_of
     topics: list[TopicSource] = []
-    for code, spec in load_catalog(cards).items():
-        path = cards / spec.path
+    for code, spec in load_catalog(cards, override_dir).items():
+        path = files[spec.path]
         comment = header_comment(path)
-        topics.append(TopicSource(code, _topic_rules(comment), spec.hooks, _plain_trigger(comment), spec,
+        topics.append(TopicSource(code, _topic_rules(comment), hooks_of(code), _plain_trigger(comment), spec,
                                   path.read_text(encoding="utf-8")))
     return topics
 
@@ -223,7 +227,8 @@ def build_book(knowledge_dir: str | Path | None = None, cards_dir: Path | None =
     rules = load_rules_doc(doc_path)
     parameters = _parameters(files.data.get("parameters.yaml") or {})
     valuesets = _valuesets(files.data.get("valuesets.yaml") or {})
-    topics = tuple(_topic(source, parameters, valuesets, rules) for source in collect_topics(cards))
+    topics = tuple(_topic(source, parameters, valuesets, rules)
+                   for source in collect_topics(cards, knowledge_dir if cards_dir is None else None))
     stamp = Stamp(package_version(), content_hash(files, cards, doc_path), today or date.today(),
                   str(files.override_dir) if files.override_dir else None, files.overridden)
     return Book(stamp, topics, rules, parameters, valuesets, files, catalog_texts(cards))

@@ -10,6 +10,7 @@ import yaml
 
 from cdshooks.catalog.loader import load_catalog
 from cdshooks.clinical.knowledge import KNOWLEDGE_DIR, default_knowledge
+from cdshooks.clinical.topics import registry
 from cdshooks.knowledge_book import Book, collect_topics, render_markdown
 from cdshooks.knowledge_book.collect import package_version
 from cdshooks.knowledge_book.render_html import card_markdown, linkify, wbr
@@ -57,7 +58,7 @@ def test_each_topic_section_has_hooks_trigger_suggestions_overrides_links_and_ev
     for topic in book.topics:
         section = _text(_by_id(root, topic.anchor))
         spec = topic.card
-        for hook in spec.hooks:
+        for hook in registry().hooks_of(spec.topic):
             assert f"({hook})" in section
         assert squash(re.sub(r"[`]", "", topic.source.trigger.split(".")[0])) in section
         for suggestion in spec.suggestions.values():
@@ -97,7 +98,7 @@ def test_collect_topics_is_the_catalog_with_hooks_rules_and_a_plain_trigger() ->
     sources = collect_topics()
     assert len(sources) == len(load_catalog())
     for source in sources:
-        assert source.hooks == source.card.hooks and source.rules, source.code
+        assert source.hooks == registry().hooks_of(source.code) and source.hooks and source.rules, source.code
         assert source.trigger and not source.trigger.startswith("Rule"), source.code
 
 
