@@ -15,9 +15,8 @@ from cdshooks import logs
 from cdshooks.auth.clients import ClientRegistry, load_clients
 from cdshooks.auth.jwks import KeyStore
 from cdshooks.auth.jwt_check import JwtVerifier
-from cdshooks.catalog.loader import default_catalog
+from cdshooks.catalog.check import default_cards, load_cards
 from cdshooks.catalog.orders import procedure_orders
-from cdshooks.catalog.ratings import rating_actions
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.catalog.safety import ContrastPolicy
 from cdshooks.clinical.knowledge import Knowledge, default_knowledge, load_knowledge
@@ -68,7 +67,6 @@ def create_app(
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
         knowledge=knowledge,
         render=render,
-        rate=rating_actions,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
     )
@@ -97,8 +95,10 @@ def clinical_parts(settings: Settings) -> tuple[Knowledge, CardRenderer]:
     """The knowledge (with the site's CDSHOOKS_KNOWLEDGE_DIR override) and the card renderer built on it.
     `cdshooks check-config` and `serve` call this too, so they fail exactly when a worker would."""
     knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
+    cards = load_cards(settings.knowledge_dir) if settings.knowledge_dir else default_cards()
     orders = procedure_orders(knowledge)
-    return knowledge, CardRenderer(default_catalog(), orders, contrast=ContrastPolicy(knowledge, orders))
+    return knowledge, CardRenderer(cards.catalog, orders, cards.phrases,
+                                   contrast=ContrastPolicy(knowledge, orders, cards.contrast))
 
 
 def cors_origins(settings: Settings) -> list[str]:

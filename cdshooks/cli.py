@@ -1,4 +1,4 @@
-"""`cdshooks` command line: serve | demo | replay | check-config | db | report."""
+"""`cdshooks` command line: serve | demo | replay | check-config | check-service | db | report."""
 
 from __future__ import annotations
 
@@ -117,8 +117,7 @@ def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticate
     else:
         click.echo(f"{clients} trusted client(s); JWT audience base {settings.public_base_url}", err=True)
     _engine_or_exit(settings).dispose()
-    if settings.knowledge_dir:  # the shipped knowledge is tested; a site's override is checked before workers start
-        _knowledge_or_exit(settings)
+    _knowledge_or_exit(settings)  # the knowledge, cards and any site override, loaded as every worker will
     from cdshooks.ports import bind_problem, suggest_port
 
     problem = bind_problem(host, port)
@@ -375,6 +374,33 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
             _fail(f"cannot write {html_file} ({exc.strerror or type(exc).__name__}): name a file in a writable "
                   "folder, e.g. --html /tmp/analytics.html")
         click.echo(f"wrote {html_file}", err=True)
+
+
+@main.command("knowledge")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the knowledge book as one self-contained HTML page ('-': standard output).")
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the knowledge book as Markdown ('-': standard output).")
+def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
+    """Render the clinical knowledge (shipped, or overridden by CDSHOOKS_KNOWLEDGE_DIR) as a book a clinician
+    can review and sign: card topics, rules, parameters, ACR table, value sets. SOURCE_DATE_EPOCH, when set,
+    fixes the date printed in it."""
+    from cdshooks.knowledge_book import BookError, write_book
+
+    if html_file is None and markdown_file is None:
+        raise click.UsageError("give --html FILE and/or --markdown FILE")
+    if str(html_file) == "-" and str(markdown_file) == "-":
+        raise click.UsageError("only one of --html and --markdown can write to standard output")
+    try:
+        write_book(_settings_or_exit().knowledge_dir, html_file=html_file, markdown_file=markdown_file)
+    except BookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists
+
+main.add_command(check_service)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdshooks.catalog.ratings import Consult, rating_actions
+from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical import engine
-from cdshooks.clinical.findings import Evaluation, Finding
+from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import action_problems, card_problems
-from cdshooks.protocol.response import INDICATOR_RANK, Action, Card, HookResponse
+from cdshooks.protocol.response import INDICATOR_RANK, Card, HookResponse
 from cdshooks.services import ServiceDefinition
 from cdshooks.settings import Settings
 
@@ -21,18 +22,6 @@ log = logging.getLogger(__name__)
 # topics sent only when switched on (an appropriate order gets a rating, not a card, by default)
 QUIET_TOPICS = frozenset({"acr-usually-appropriate"})
 
-Evaluator = Callable[[str, Record, datetime, Knowledge], Evaluation]
-Renderer = Callable[[Finding, Record], Card | None]
-RatingWriter = Callable[[Evaluation, Record], list[Action]]
-
-
-def no_cards(finding: Finding, record: Record) -> Card | None:
-    return None
-
-
-def no_ratings(evaluation: Evaluation, record: Record) -> list[Action]:
-    return []
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -40,18 +29,10 @@ class Answer:
     dropped: int  # cards or actions that failed the spec checks (our bug, logged)
 
 
-def answer(
-    service: ServiceDefinition,
-    record: Record,
-    now: datetime,
-    settings: Settings,
-    knowledge: Knowledge,
-    *,
-    evaluate: Evaluator | None = None,
-    render: Renderer = no_cards,
-    rate: RatingWriter = no_ratings,
-) -> Answer:
-    evaluation = (evaluate or engine.evaluate)(service.hook, record, now, knowledge)
+def answer(service: ServiceDefinition, record: Record, now: datetime, settings: Settings, knowledge: Knowledge,
+           render: CardRenderer) -> Answer:
+    evaluation = engine.evaluate(service.hook, record, now, knowledge)
+    consult = Consult(settings.pama_qcdsm_id)  # one consultation id for every rating of this call
     cards: list[tuple[Finding, Card]] = []
     seen_topics: set[str] = set()
     dropped = 0
@@ -59,7 +40,7 @@ def answer(
     for finding in evaluation.findings:
         if finding.topic in seen_topics or finding.topic in quiet:
             continue
-        card = render(finding, record)
+        card = render(finding, evaluation.patient, consult, evaluation.class_ratings)
         if card is None:
             continue
         problems = card_problems(card.to_json())
@@ -72,7 +53,7 @@ def answer(
         cards.append((finding, card))
     cards.sort(key=lambda fc: (INDICATOR_RANK[fc[1].indicator], -_timestamp(fc[0].recency)))
     actions = []
-    for action in rate(evaluation, record):
+    for action in rating_actions(evaluation, consult):
         problems = action_problems(action.to_json(), "systemAction")
         if problems:
             dropped += 1

@@ -213,18 +213,28 @@ class TokenSigner:
     algorithm: str = "ES384"
     audience_base: str | None = None  # the service's public base URL, when it differs from --url
     lifetime: int = 300
+    jku: str | None = None  # the JWK set URL named in the header, if any
 
-    def header(self, base_url: str, path: str) -> dict[str, str]:
+    def claims(self, base_url: str, path: str, **overrides: Any) -> dict[str, Any]:
+        """The payload for a call to `path`; `overrides` replace standard claims (e.g. `aud`, `iat`, `exp`)."""
+        now = int(time.time())
+        return {"iss": self.issuer, "aud": (self.audience_base or base_url).rstrip("/") + path, "iat": now,
+                "exp": now + self.lifetime, "jti": str(uuid.uuid4())} | overrides
+
+    def headers(self) -> dict[str, str]:
+        return {"kid": self.kid, "typ": "JWT"} | ({"jku": self.jku} if self.jku else {})
+
+    def token(self, base_url: str, path: str, **overrides: Any) -> str:
+        """A signed token for a call to `path` (see `claims`)."""
         import jwt
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         key = load_pem_private_key(self.key_pem, password=None)
-        now = int(time.time())
-        claims = {"iss": self.issuer, "aud": (self.audience_base or base_url).rstrip("/") + path, "iat": now,
-                  "exp": now + self.lifetime, "jti": str(uuid.uuid4())}
-        token = jwt.encode(claims, key, algorithm=self.algorithm,  # type: ignore[arg-type]
-                           headers={"kid": self.kid, "typ": "JWT"})
-        return {"Authorization": f"Bearer {token}"}
+        return jwt.encode(self.claims(base_url, path, **overrides), key, algorithm=self.algorithm,  # type: ignore[arg-type]
+                          headers=self.headers())
+
+    def header(self, base_url: str, path: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(base_url, path)}"}
 
 
 class RemoteSender:

@@ -11,10 +11,10 @@ import requests
 from flask import current_app
 
 from cdshooks.auth.jwt_check import JwtVerifier
+from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
-from cdshooks.pipeline import RatingWriter, Renderer, no_cards, no_ratings
 from cdshooks.settings import Settings
 from cdshooks.store.store import Store
 
@@ -34,8 +34,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     policy: FhirServerPolicy
     knowledge: Knowledge
-    render: Renderer = field(default=no_cards)
-    rate: RatingWriter = field(default=no_ratings)
+    render: CardRenderer
     auth: JwtVerifier | None = None  # None: development mode, no client authentication
     host_gates: HostGates = field(default_factory=lambda: HostGates(6 * 2))  # fetch threads per fhirServer
 

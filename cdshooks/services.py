@@ -77,5 +77,6 @@ BY_ID: dict[str, ServiceDefinition] = {s.id: s for s in SERVICES}
 BY_HOOK: dict[str, ServiceDefinition] = {s.hook: s for s in SERVICES}
 
 
-def discovery_document() -> dict[str, Any]:
-    return {"services": [s.discovery() for s in SERVICES]}
+def discovery_document(version: str = "") -> dict[str, Any]:
+    """The discovery body; `version` (CDS Hooks 3.0 `services[].version`) is added to every entry when given."""
+    return {"services": [s.discovery() | ({"version": version} if version else {}) for s in SERVICES]}

@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -70,6 +71,13 @@ def _seconds(raw: str) -> int:
     return value
 
 
+def _text(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -115,6 +123,13 @@ def _jwt_algorithms(raw: str) -> tuple[str, ...]:
         if item not in SIGNING_ALGORITHMS:
             raise ValueError(f"{item} is not one of {', '.join(SIGNING_ALGORITHMS)}")
     return items
+
+
+def _spec_version(raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"STU[1-9]|\d+\.\d+(\.\d+)?", value):
+        raise ValueError("must be empty (not advertised), STU1, STU2, STU3 or a version number such as 2.0.1")
+    return value
 
 
 def _redis_url(raw: str) -> str:
@@ -194,15 +209,27 @@ class Settings:
         metadata={"parse": _bool, "help": "Also send an info card confirming an order the ACR rates usually "
                   "appropriate (by default such an order gets its rating only)."},
     )
+    pama_qcdsm_id: str = field(
+        default="bonemets-cds",
+        metadata={"parse": _text, "help": "The decision support mechanism identifier written on every rating "
+                  "(Argonaut `pama-rating-qcdsm-consulted`, required by the guide): a qualified CDSM's G-code "
+                  "where one is assigned, else this service's name."},
+    )
     system_actions_in_extension: bool = field(
         default=False,
         metadata={"parse": _bool, "help": "Also mirror systemActions under response `extension.systemActions` "
                   "(the public CDS Hooks sandbox's PAMA screen reads only that)."},
     )
+    discovery_version: str = field(
+        default="",
+        metadata={"parse": _spec_version, "help": "CDS Hooks version advertised as `version` on every discovery entry "
+                  "(a CDS Hooks 3.0 field, e.g. STU2 for the 2.0 this service implements); empty: not sent, as 2.0 "
+                  "defines no such field."},
+    )
     knowledge_dir: str = field(
         default="",
         metadata={"parse": str.strip, "help": "Optional directory of YAML files overriding the shipped "
-                  "knowledge (parameters, value sets, ACR table, medications)."},
+                  "knowledge (parameters, value sets, procedures, ACR table, medications, report phrases)."},
     )
     pseudonym_key: str = field(
         default="",

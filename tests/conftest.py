@@ -102,3 +102,10 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[Record]:
 
     monkeypatch.setattr(engine, "evaluate", capture)
     return records
+
+
+def shown(finding: Any) -> dict[str, Any]:
+    """A finding's values as a card shows them: phrases and listings in the phrase book's words."""
+    from cdshooks.catalog.phrases import worded
+
+    return worded(finding.values)

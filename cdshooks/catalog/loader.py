@@ -2,8 +2,9 @@
 
 An entry holds everything a clinician reads — indicator, summary and detail templates, source, links,
 suggestions, override reasons — and the evidence it rests on. Templates use `{name}` placeholders filled
-from a finding's values. Loading validates every entry, so a broken catalog stops start-up with a message
-naming the file, never a hook call.
+from a finding's typed values (cdshooks.clinical.topics). Loading validates every entry against a schema
+(unknown keys refused), so a broken catalog stops start-up with a message naming the file and the key, never
+a hook call. A site may replace whole card files with same-named files in `<CDSHOOKS_KNOWLEDGE_DIR>/cards/`.
 """
 
 from __future__ import annotations
@@ -14,53 +15,87 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 TOPIC_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/override-reason"
 INDICATORS = ("info", "warning", "critical")
-HOOKS = ("order-select", "order-sign", "patient-view")
 ACTION_KINDS = ("replace", "add")
+# the top-level categories of the CDS Hooks 3.0 ballot's override-reason vocabulary (AHRQ CDSiC 2025 taxonomy)
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+OverrideCategory = Literal["cds-not-applicable", "cds-suboptimal-context", "recipient-disagrees-evidence",
+                           "recipient-concerns-outcomes", "does-not-align-preferences", "not-convenient-feasible"]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class CatalogError(ValueError):
     """A catalog file is malformed; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class SuggestionSpec:
-    id: str
-    label: str
-    action: str  # replace | add
-    procedure: str  # procedure class of the order to create
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SuggestionSpec(_Strict):
+    id: Text
+    label: Text
+    action: Literal["replace", "add"]
+    procedure: Text  # procedure class of the order to create (a `{placeholder}` allowed)
     recommended: bool = False
+    occurrence: Text | None = None  # when the order should happen, e.g. "{follow_up_date}"
 
 
-@dataclass(frozen=True)
-class LinkSpec:
-    label: str
-    url: str
+class LinkSpec(_Strict):
+    label: Text
+    url: Text
 
 
-@dataclass(frozen=True)
-class OverrideSpec:
-    code: str
-    display: str
+class OverrideSpec(_Strict):
+    code: Text
+    display: Text
+    category: OverrideCategory  # the 3.0 ballot's non-adherence category the reason belongs to
 
 
-@dataclass(frozen=True)
-class Variant:
-    summary: str | None
-    detail: str | None
+class Variant(_Strict):
+    summary: Text | None = None
+    detail: Text | None = None
+
+    @model_validator(mode="after")
+    def _some_text(self) -> Variant:
+        if not (self.summary or self.detail):
+            raise ValueError("needs a summary and/or a detail")
+        return self
+
+
+class SourceSpec(_Strict):
+    label: Text
+    url: Text | None = None
+
+
+class CardFile(_Strict):
+    topic: Text
+    title: Text
+    indicator: Literal["info", "warning", "critical"]
+    summary: Text
+    detail: Text
+    source: SourceSpec
+    links: tuple[LinkSpec, ...] = ()
+    suggestions: tuple[SuggestionSpec, ...] = ()
+    selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
+    override_reasons: tuple[OverrideSpec, ...] = ()
+    evidence: tuple[Text, ...] = Field(min_length=1)
+    variants: dict[str, Variant] = Field(default_factory=dict)
+    example_values: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class CardSpec:
     topic: str
     title: str
-    hooks: tuple[str, ...]
     indicator: str
     summary: str
     detail: str
@@ -80,14 +115,11 @@ class CardSpec:
         for variant in self.variants.values():
             out.extend(t for t in (variant.summary, variant.detail) if t)
         for suggestion in self.suggestions.values():
-            out.extend((suggestion.label, suggestion.procedure))
+            out.extend(t for t in (suggestion.label, suggestion.procedure, suggestion.occurrence) if t)
         return out
 
     def placeholders(self) -> set[str]:
-        names: set[str] = set()
-        for template in self.templates():
-            names |= {f for _, f, _, _ in string.Formatter().parse(template) if f}
-        return names
+        return placeholders(*self.templates())
 
     def texts(self, variant: str | None) -> tuple[str, str]:
         """(summary, detail) templates for a variant (the base texts where the variant has none)."""
@@ -97,80 +129,43 @@ class CardSpec:
         return chosen.summary or self.summary, chosen.detail or self.detail
 
 
-def _require(data: Mapping[str, Any], key: str, where: str, kind: type = str) -> Any:
-    value = data.get(key)
-    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
-        raise CatalogError(f"{where}: '{key}' is required ({kind.__name__})")
-    return value
+def placeholders(*templates: str) -> set[str]:
+    names: set[str] = set()
+    for template in templates:
+        names |= {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    return names
+
+
+def schema_error(where: str, exc: ValidationError) -> CatalogError:
+    """The first problems of a schema check in plain words: `file: key.path: what is wrong`."""
+    problems = []
+    for error in exc.errors()[:3]:
+        path = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        message = "unknown key (not part of the schema)" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{path}: {message}")
+    return CatalogError(f"{where}: " + "; ".join(problems))
 
 
 def _parse(data: Any, where: str) -> CardSpec:
     if not isinstance(data, dict):
         raise CatalogError(f"{where}: must be a mapping")
-    topic = _require(data, "topic", where)
-    indicator = _require(data, "indicator", where)
-    if indicator not in INDICATORS:
-        raise CatalogError(f"{where}: indicator must be one of {INDICATORS}")
-    hooks = tuple(_require(data, "hooks", where, list))
-    if not hooks or any(h not in HOOKS for h in hooks):
-        raise CatalogError(f"{where}: hooks must be a non-empty subset of {HOOKS}")
-    source = _require(data, "source", where, dict)
+    try:
+        card = CardFile.model_validate(data)
+    except ValidationError as exc:
+        raise schema_error(where, exc) from None
     suggestions: dict[str, SuggestionSpec] = {}
-    for i, item in enumerate(data.get("suggestions") or []):
-        sw = f"{where}: suggestions[{i}]"
-        if not isinstance(item, dict):
-            raise CatalogError(f"{sw}: must be a mapping")
-        action = _require(item, "action", sw)
-        if action not in ACTION_KINDS:
-            raise CatalogError(f"{sw}: action must be one of {ACTION_KINDS}")
-        spec = SuggestionSpec(_require(item, "id", sw), _require(item, "label", sw), action,
-                              _require(item, "procedure", sw), bool(item.get("recommended", False)))
-        if spec.id in suggestions:
-            raise CatalogError(f"{sw}: duplicate id {spec.id!r}")
-        suggestions[spec.id] = spec
-    behavior = data.get("selection_behavior", "at-most-one")
-    if behavior not in {"at-most-one", "any"}:
-        raise CatalogError(f"{where}: selection_behavior must be at-most-one or any")
-    links = tuple(
-        LinkSpec(_require(link, "label", f"{where}: links"), _require(link, "url", f"{where}: links"))
-        for link in data.get("links") or []
-    )
-    overrides = tuple(
-        OverrideSpec(_require(r, "code", f"{where}: override_reasons"), _require(r, "display", f"{where}: "
-                                                                                   "override_reasons"))
-        for r in data.get("override_reasons") or []
-    )
-    evidence = tuple(str(e) for e in _require(data, "evidence", where, list))
-    if not evidence:
-        raise CatalogError(f"{where}: evidence must name at least one source")
-    variants = {}
-    for name, item in (data.get("variants") or {}).items():
-        if not isinstance(item, dict) or not (item.get("summary") or item.get("detail")):
-            raise CatalogError(f"{where}: variants.{name} needs a summary and/or a detail")
-        variants[str(name)] = Variant(_stripped(item.get("summary")), _stripped(item.get("detail")))
-    examples = _require(data, "example_values", where, dict)
+    for i, item in enumerate(card.suggestions):
+        if item.id in suggestions:
+            raise CatalogError(f"{where}: suggestions.{i}.id: duplicate id {item.id!r}")
+        suggestions[item.id] = item
+    codes = [r.code for r in card.override_reasons]
+    if len(set(codes)) != len(codes):
+        raise CatalogError(f"{where}: override_reasons: duplicate code")
     return CardSpec(
-        topic=topic,
-        title=_require(data, "title", where),
-        hooks=hooks,
-        indicator=indicator,
-        summary=_require(data, "summary", where).strip(),
-        detail=_require(data, "detail", where).strip(),
-        source_label=_require(source, "label", f"{where}: source"),
-        source_url=source.get("url"),
-        links=links,
-        suggestions=suggestions,
-        selection_behavior=behavior,
-        override_reasons=overrides,
-        evidence=evidence,
-        variants=variants,
-        example_values=examples,
-        path=where,
-    )
-
-
-def _stripped(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+        topic=card.topic, title=card.title, indicator=card.indicator, summary=card.summary, detail=card.detail,
+        source_label=card.source.label, source_url=card.source.url, links=card.links, suggestions=suggestions,
+        selection_behavior=card.selection_behavior, override_reasons=card.override_reasons,
+        evidence=card.evidence, variants=card.variants, example_values=card.example_values, path=where)
 
 
 def catalog_dir() -> Path:
@@ -184,26 +179,43 @@ def catalog_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "cards"
 
 
-def load_catalog(directory: Path | None = None) -> dict[str, CardSpec]:
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path.name}: not valid YAML ({exc})") from None
+
+
+def card_files(directory: Path | None = None, override_dir: str | Path | None = None) -> dict[str, Path]:
+    """Topic file name -> path: the shipped cards, replaced by same-named files of `<override>/cards/`."""
     directory = directory or catalog_dir()
     if not directory.is_dir():
         raise CatalogError(f"card catalog folder not found: {directory}")
+    files = {p.name: p for p in sorted(directory.glob("*.yaml"))}
+    override = Path(override_dir) / "cards" if override_dir else None
+    if override is not None and override.is_dir():
+        files.update({p.name: p for p in sorted(override.glob("*.yaml"))})
+    return dict(sorted(files.items()))
+
+
+def load_catalog(directory: Path | None = None, override_dir: str | Path | None = None) -> dict[str, CardSpec]:
     specs: dict[str, CardSpec] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name.startswith("_"):  # catalog-wide texts (e.g. _safety.yaml), not a topic
+    for name, path in card_files(directory, override_dir).items():
+        if name.startswith("_"):  # catalog-wide texts (_safety.yaml, _phrases.yaml), not a topic
             continue
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise CatalogError(f"{path.name}: not valid YAML ({exc})") from None
-        spec = _parse(data, path.name)
+        spec = _parse(read_yaml(path), name)
         if spec.topic in specs:
-            raise CatalogError(f"{path.name}: topic {spec.topic!r} already defined in {specs[spec.topic].path}")
+            raise CatalogError(f"{name}: topic {spec.topic!r} already defined in {specs[spec.topic].path}")
         if path.stem != spec.topic:
-            raise CatalogError(f"{path.name}: file name must be the topic code ({spec.topic}.yaml)")
-        missing = spec.placeholders() - set(spec.example_values) - {"variant"}
+            raise CatalogError(f"{name}: file name must be the topic code ({spec.topic}.yaml)")
+        missing = spec.placeholders() - set(spec.example_values)
         if missing:
-            raise CatalogError(f"{path.name}: example_values lacks {sorted(missing)}")
+            raise CatalogError(f"{name}: example_values lacks {sorted(missing)}")
+        unused = set(spec.example_values) - spec.placeholders() - {"variant"}
+        if unused:
+            raise CatalogError(f"{name}: example_values.{sorted(unused)[0]}: unknown key (no template uses it)")
         specs[spec.topic] = spec
     return specs
 

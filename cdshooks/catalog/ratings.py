@@ -2,21 +2,25 @@
 
 The action carries the draft exactly as received except for the Argonaut rating extensions (earlier
 ratings on it are replaced): `pama-rating` (appropriate | not-appropriate | no-criteria-apply),
-`pama-rating-consult-id` (a fresh urn:uuid per call) and `pama-rating-auc-applied` (the criteria applied).
+`pama-rating-qcdsm-consulted` (the decision support mechanism, CDSHOOKS_PAMA_QCDSM_ID),
+`pama-rating-consult-id` (one fresh urn:uuid per call) and `pama-rating-auc-applied` (the criteria applied).
+Source: Argonaut "CDS Hooks for PAMA" guide (extension table; scenario 01 rating and 02 suggestion examples).
 """
 
 from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from cdshooks.clinical.findings import Evaluation
-from cdshooks.fhir.record import Record
 from cdshooks.protocol.response import Action
 
 ARGONAUT = "http://fhir.org/argonaut"
 RATING_URL = f"{ARGONAUT}/Extension/pama-rating"
+QCDSM_URL = f"{ARGONAUT}/Extension/pama-rating-qcdsm-consulted"
 CONSULT_URL = f"{ARGONAUT}/Extension/pama-rating-consult-id"
 AUC_URL = f"{ARGONAUT}/Extension/pama-rating-auc-applied"
 RATING_SYSTEM = f"{ARGONAUT}/CodeSystem/pama-rating"
@@ -25,31 +29,49 @@ RATINGS = {"appropriate": "Appropriate", "not-appropriate": "Not appropriate",
 AUC_APPLIED = "https://acsearch.acr.org/list"  # ACR Appropriateness Criteria
 
 
-def rated(resource: dict[str, Any], rating: str, consult_id: str, auc: str = AUC_APPLIED) -> dict[str, Any]:
-    if rating not in RATINGS:
-        raise ValueError(f"unknown rating {rating!r}")
-    updated = copy.deepcopy(resource)
+@dataclass(frozen=True)
+class Consult:
+    """One decision support consultation: the mechanism consulted and the id every rating of the call shares."""
+
+    qcdsm: str
+    id: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
+
+
+def unrated(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the resource without earlier Argonaut rating extensions."""
+    updated = copy.deepcopy(dict(resource))
     kept = [e for e in updated.get("extension", []) if not (isinstance(e, dict) and str(e.get("url", ""))
                                                              .startswith(f"{ARGONAUT}/Extension/pama-rating"))]
-    updated["extension"] = [*kept,
+    if kept:
+        updated["extension"] = kept
+    else:
+        updated.pop("extension", None)
+    return updated
+
+
+def rated(resource: Mapping[str, Any], rating: str, consult: Consult, auc: str = AUC_APPLIED) -> dict[str, Any]:
+    if rating not in RATINGS:
+        raise ValueError(f"unknown rating {rating!r}")
+    updated = unrated(resource)
+    updated["extension"] = [*updated.get("extension", []),
         {"url": RATING_URL, "valueCodeableConcept": {"coding": [
             {"system": RATING_SYSTEM, "code": rating, "display": RATINGS[rating]}]}},
-        {"url": CONSULT_URL, "valueUri": consult_id},
+        {"url": QCDSM_URL, "valueString": consult.qcdsm},
+        {"url": CONSULT_URL, "valueUri": consult.id},
         {"url": AUC_URL, "valueUri": auc},
     ]
     return updated
 
 
-def rating_actions(evaluation: Evaluation, record: Record) -> list[Action]:
-    consult_id = f"urn:uuid:{uuid.uuid4()}"
+def rating_actions(evaluation: Evaluation, consult: Consult) -> list[Action]:
     actions = []
     for item in evaluation.ratings:
-        draft = record.resolve(item.order_id)
+        draft = item.resource
         if draft is None or draft.get("resourceType") != "ServiceRequest" or not draft.get("id"):
             continue
         actions.append(Action(
             "update",
             f"Record the appropriateness rating '{RATINGS[item.rating]}' on {item.order_id}",
-            resource=rated(draft, item.rating, consult_id),
+            resource=rated(draft, item.rating, consult),
         ))
     return actions

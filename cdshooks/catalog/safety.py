@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cdshooks.catalog.loader import CatalogError, SuggestionSpec, catalog_dir
+from cdshooks.catalog.loader import SuggestionSpec, catalog_dir, read_yaml, schema_error
 from cdshooks.clinical.knowledge import Knowledge
 
 SAFETY_FILE = "_safety.yaml"
@@ -26,13 +26,24 @@ SAFETY_FILE = "_safety.yaml"
 Fill = Callable[[str, Mapping[str, Any]], str]
 
 
-@dataclass(frozen=True)
-class ContrastTexts:
-    labels: Mapping[str, str]  # action -> label template with {procedure}
+class _Labels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    replace: str
+    add: str
+
+
+class ContrastTexts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    labels: _Labels  # action -> label template with {procedure}
     swapped: str
     dropped: str
     note: str
     mentioned: str  # the note for a card whose wording names a contrast CT
+
+
+class _SafetyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    contrast: ContrastTexts
 
 
 # wording that names a CT with iodinated contrast (MRI "w/o+w contrast" is gadolinium and not matched)
@@ -56,6 +67,11 @@ def renal_variant(variants: Sequence[str] | Mapping[str, Any], variant: str | No
     return wanted if wanted in variants else None
 
 
+def renal_variant_names(variants: Sequence[str]) -> set[str]:
+    """Every renal wording a card may hold for these variants (and the base texts)."""
+    return {"renal", *(f"{v}-renal" for v in variants)}
+
+
 def names_contrast_ct(text: str) -> bool:
     return CONTRAST_CT_TEXT.search(text) is not None
 
@@ -64,19 +80,14 @@ def advises_contrast_ct(text: str) -> bool:
     return ADVISES_CONTRAST_CT.search(text) is not None
 
 
-def load_contrast_texts(directory: Path | None = None) -> ContrastTexts:
-    path = (directory or catalog_dir()) / SAFETY_FILE
+def load_contrast_texts(directory: Path | None = None, override_dir: str | Path | None = None) -> ContrastTexts:
+    """`_safety.yaml` (a site's `<override>/cards/_safety.yaml` replaces it whole), schema-checked."""
+    override = Path(override_dir) / "cards" / SAFETY_FILE if override_dir else None
+    path = override if override is not None and override.is_file() else (directory or catalog_dir()) / SAFETY_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        section = data["contrast"]
-        labels = {str(k): str(v) for k, v in section["labels"].items()}
-        texts = ContrastTexts(labels, str(section["swapped"]), str(section["dropped"]), str(section["note"]).strip(),
-                              str(section["mentioned"]).strip())
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise CatalogError(f"{SAFETY_FILE}: contrast texts missing or malformed ({exc!r})") from None
-    if set(texts.labels) != {"replace", "add"}:
-        raise CatalogError(f"{SAFETY_FILE}: contrast.labels needs exactly 'replace' and 'add'")
-    return texts
+        return _SafetyFile.model_validate(read_yaml(path)).contrast
+    except ValidationError as exc:
+        raise schema_error(SAFETY_FILE, exc) from None
 
 
 @dataclass(frozen=True)
@@ -139,8 +150,8 @@ class ContrastPolicy:
                                                                               "replaced": self.name(procedure)}))
                 continue
             offered.add(alt)
-            label = fill(self._texts.labels[spec.action], {"procedure": self.name(alt)})
-            kept.append(replace(spec, label=label, procedure=alt))
+            label = fill(getattr(self._texts.labels, spec.action), {"procedure": self.name(alt)})
+            kept.append(spec.model_copy(update={"label": label, "procedure": alt}))
             changes.append(fill(self._texts.swapped, {"offered": self.name(alt), "replaced": self.name(procedure)}))
         if not changes:
             return ContrastOutcome(tuple(kept), None)

@@ -7,8 +7,10 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
@@ -198,6 +200,8 @@ class DraftOrder:
     osteoporosis_dose: bool = False
     reason_text: str = ""
     iodinated_contrast: bool | None = None  # imaging: the order's code or class says IV iodinated contrast
+    # the draft as received: a card's suggestion keeps its reason and priority, a rating is written back on it
+    resource: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ How it reads (all phrase lists live in `cdshooks/knowledge/report_phrases.yaml`)
    features; the strongest one carries character and changes. The strongest bone status gives `result`
    (metastatic/suspicious: positive, indeterminate, benign/negative: negative, none: unknown).
 
-Pure standard library plus PyYAML; regexes are compiled once; never raises on text input.
+Pure standard library; the phrase lists are loaded, validated and compiled once by the knowledge loader (site
+overrides included: `Knowledge.report_grammar`); never raises on text input.
 """
 
 from __future__ import annotations
@@ -47,13 +48,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
-
-import yaml
 
 from cdshooks.clinical.evidence import (
     BONE,
@@ -276,6 +276,15 @@ _COORDINATION: Final = re.compile(r"\b(?:and|or)\b|,|/")
 _SCLEROSIS_WORD: Final = re.compile(r"scler|blast|ossif|calcif|minerali")
 
 
+# the phrase lists and trigger windows the reader reads: report_phrases.yaml holds exactly these (the knowledge
+# loader refuses a file without one of them, or with a list the reader does not know)
+PHRASE_LISTS: Final = frozenset(name for names in _LAYERS.values() for name in names) | frozenset({
+    "ignore_headers", "keep_headers", "impression_headers", "neutral_modifiers", "affirm_modifiers",
+    "known_lesion_modifiers", "historic_modifiers", "anaphora", "hedge_modifiers", "hedge_post", "vertebral_site",
+    "weight_bearing_site"})
+SCOPE_WINDOWS: Final = _PRE_KINDS | _POST_KINDS
+
+
 @dataclass(frozen=True)
 class _Grammar:
     layers: dict[str, re.Pattern[str]]
@@ -294,17 +303,17 @@ class _Grammar:
     weight_bearing: re.Pattern[str]
 
 
-def _body(entry: dict[str, Any]) -> str:
+def _body(entry: Mapping[str, Any]) -> str:
     return "|".join(f"(?:{p})" for p in entry["patterns"])
 
 
-def _alternation(entry: dict[str, Any]) -> str:
+def _alternation(entry: Mapping[str, Any]) -> str:
     if entry.get("boundary", True):
         return rf"(?<!\w)(?:{_body(entry)})(?!\w)"
     return f"(?:{_body(entry)})"
 
 
-def _layer(data: dict[str, Any], names: tuple[str, ...]) -> re.Pattern[str]:
+def _layer(data: Mapping[str, Any], names: tuple[str, ...]) -> re.Pattern[str]:
     """One regex for a layer: a named group per list. The word boundaries of the bounded lists are
     hoisted out of the alternation, so positions inside a word fail at once (3x faster scans)."""
     loose = [f"(?P<{name}>{_body(data[name])})" for name in names if not data[name].get("boundary", True)]
@@ -313,9 +322,13 @@ def _layer(data: dict[str, Any], names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(parts))
 
 
-@cache
-def _grammar() -> _Grammar:
-    data: dict[str, Any] = yaml.safe_load(PHRASES_PATH.read_text(encoding="utf-8"))
+ReportGrammar = _Grammar
+
+
+def compile_grammar(data: Mapping[str, Any]) -> ReportGrammar:
+    """The reader's grammar from report-phrase data shaped like report_phrases.yaml. The knowledge loader
+    (cdshooks/clinical/knowledge/report_phrases.py) validates the file first and keeps the result:
+    `Knowledge.report_grammar`."""
     layers = {layer: _layer(data, names) for layer, names in _LAYERS.items()}
     ignore = "|".join(str(p) for p in data["ignore_headers"]["patterns"])
     keep = "|".join(str(p) for p in data["keep_headers"]["patterns"])
@@ -341,6 +354,14 @@ def _grammar() -> _Grammar:
         vertebral=re.compile(rf"(?:{_body(data['vertebral_site'])})$"),
         weight_bearing=re.compile(rf"(?:{_body(data['weight_bearing_site'])})$"),
     )
+
+
+@cache
+def _grammar() -> ReportGrammar:
+    """The shipped grammar (the default knowledge's), for callers that hold no Knowledge."""
+    from cdshooks.clinical.knowledge import default_knowledge  # imported here: the knowledge imports this module
+
+    return default_knowledge().report_grammar
 
 
 # ------------------------------------------------------------------------------------------------
@@ -603,14 +624,17 @@ class _Doc:
 # ------------------------------------------------------------------------------------------------
 
 
-def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None) -> ReportReading:
+def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None,
+                grammar: ReportGrammar | None = None) -> ReportReading:
     """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
 
     `modality` (NM | CT | PT | MR | XR) and `procedure_class` (e.g. BONE_SCAN_WB) are the study's context:
-    on a bone scan a statement about metastatic disease that names no region is about bone."""
+    on a bone scan a statement about metastatic disease that names no region is about bone. `grammar` is the
+    knowledge's (`Knowledge.report_grammar`, site overrides included); without it, the shipped one."""
     if not isinstance(text, str) or not text.strip():
         return UNKNOWN_READING
-    grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
+    if grammar is None:
+        grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
     try:
         bone_context = (isinstance(modality, str) and modality.upper() == "NM") or procedure_class in _BONE_SCAN_CLASSES
         return _read(text, grammar, bone_context)

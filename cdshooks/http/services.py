@@ -98,8 +98,7 @@ def call(service_id: str) -> Response:
              f"prefetch.{key}")
             for key in assembly.unavailable
         ])
-    answer = pipeline.answer(service, assembly.record, now, rt.settings, rt.knowledge, render=rt.render,
-                             rate=rt.rate)
+    answer = pipeline.answer(service, assembly.record, now, rt.settings, rt.knowledge, rt.render)
     body = answer.response.to_json()
     _record_issued(rt, service, request, context.patientId, answer.response, now)
     _log_call(service, request, 200, started, answer.response, assembly.degraded, [], assembly.fetched)

@@ -17,6 +17,7 @@ from cdshooks.clinical.facts import PatientFacts
 from cdshooks.clinical.knowledge import default_knowledge
 from cdshooks.clinical.rules.scenario import renal_impairment
 from cdshooks.fhir.record import Record
+from tests.conftest import shown
 from tools.fixtures.builders import AS_OF, CPT, LOINC, SNOMED, Chart
 
 KB = default_knowledge()
@@ -242,4 +243,4 @@ def test_osteoporosis_regimen_alone_gets_the_osteoporosis_dose_variant(text: str
     if variant is None:
         assert findings == []
     else:
-        assert [f.values.get("variant") for f in findings] == [variant]
+        assert [shown(f)["variant"] for f in findings] == [variant]

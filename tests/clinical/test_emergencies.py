@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from cdshooks.catalog.phrases import default_phrases
 from cdshooks.clinical.build_facts import build_facts
 from cdshooks.clinical.evidence import BONE, EPIDURAL, VERTEBRAL, Assertion, Status
 from cdshooks.clinical.facts import (
@@ -31,6 +32,7 @@ from cdshooks.clinical.report_reading import BoneMetResult
 from cdshooks.clinical.rules import appropriateness, emergencies, site
 from cdshooks.clinical.rules.scenario import cns_symptoms
 from cdshooks.fhir.record import Record
+from tests.conftest import shown
 
 KB = default_knowledge()
 PARAMS = KB.parameters
@@ -68,7 +70,7 @@ def test_cord_fires_on_pain_deficit_and_mets_and_wins_over_cns() -> None:
     f = facts(back_pain(), leg_weakness())
     [finding] = emergencies.cord_compression_in_chart(f, PARAMS)
     assert finding.topic == CORD and finding.suggestions == ("add-mri-whole-spine",)
-    assert finding.values["mets_brief"] == "known vertebral metastases"
+    assert shown(finding)["mets_brief"] == "known vertebral metastases"
     assert site.cns_symptoms_in_chart(f, PARAMS) == []  # R25 takes precedence over R05
 
 
@@ -96,8 +98,8 @@ def test_cord_suspected_from_epidural_extension_on_imaging() -> None:
     deficit = Symptom("neuro-deficit", "Urinary retention", ago(1), True, subkind="bladder-bowel")
     f = facts(back_pain(), deficit, bone_mets=(), imaging=(ct,))
     [finding] = emergencies.cord_compression_in_chart(f, PARAMS)
-    assert finding.values["mets_brief"] == "suspected vertebral metastases"
-    assert "epidural extension" in finding.values["mets_evidence"]
+    assert shown(finding)["mets_brief"] == "suspected vertebral metastases"
+    assert "epidural extension" in shown(finding)["mets_evidence"]
     # a later CT calling the bone benign supersedes the suspicion
     later = ImagingResult("DiagnosticReport/ct2", "CT 2026-05-20", CT_CAP_IV, "CT", ago(10), BoneMetResult.NEGATIVE,
                           None, assertions=(Assertion(BONE, Status.BENIGN, site="T9"),))
@@ -108,7 +110,7 @@ def test_cord_suspected_from_epidural_extension_on_imaging() -> None:
 def test_cord_at_order_time_next_to_any_imaging_draft_but_not_a_spine_mri() -> None:
     ct = DraftOrder("ServiceRequest/ct", True, "CT abdomen/pelvis with IV contrast", procedure_class="CT_ABD_PELVIS_IV")
     [finding] = emergencies.cord_compression_at_order(facts(back_pain(), leg_weakness(), orders=(ct,)), PARAMS)
-    assert finding.order_ids == ("ServiceRequest/ct",) and finding.values["variant"] == "order"
+    assert finding.order_ids == ("ServiceRequest/ct",) and shown(finding)["variant"] == "order"
     assert emergencies.cord_compression_at_order(facts(back_pain(), leg_weakness()), PARAMS) == []
     mri = DraftOrder("ServiceRequest/mri", True, "MRI spine", procedure_class=MRI_SPINE)
     assert emergencies.cord_compression_at_order(facts(back_pain(), leg_weakness(), orders=(ct, mri)), PARAMS) == []
@@ -143,7 +145,8 @@ def test_hypercalcaemia_thresholds(labs: tuple[LabResult, ...], fires: bool) -> 
 def test_albumin_correction_value_in_both_unit_systems() -> None:
     reading = emergencies.high_calcium(facts(labs=(lab("calcium", 2.55, "mmol/L", flag="normal", high=2.6),
                                                    lab("albumin", 25, "g/L"))), PARAMS)
-    assert reading is not None and reading.shown.startswith("corrected calcium 2.85 mmol/L (11.4 mg/dL)")
+    assert reading is not None
+    assert default_phrases().text(reading.shown).startswith("corrected calcium 2.85 mmol/L (11.4 mg/dL)")
 
 
 def test_ionised_calcium_decides_over_total_on_the_same_day() -> None:
@@ -158,7 +161,7 @@ def test_hypercalcaemia_needs_bone_mets_and_is_quiet_once_treated() -> None:
     assert emergencies.hypercalcaemia_in_chart(facts(labs=high, therapies=(zol,)), PARAMS) == []
     scan = DraftOrder("ServiceRequest/bs", True, "Bone scan", procedure_class=BONE_SCAN_WB)
     [finding] = emergencies.hypercalcaemia_at_order(facts(labs=high, orders=(scan,)), PARAMS)
-    assert finding.topic == CALCIUM and "No recent eGFR" in finding.values["renal"]
+    assert finding.topic == CALCIUM and "No recent eGFR" in shown(finding)["renal"]
 
 
 # ---------------------------------------------------------------------------------------------- R05 narrowed

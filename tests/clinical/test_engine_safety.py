@@ -10,6 +10,9 @@ import pytest
 
 from cdshooks import create_app
 from cdshooks.clinical import engine
+from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.rules.appropriateness import NOT_APPROPRIATE
+from cdshooks.clinical.topics import ORDER_HOOKS, Registry, RuleSpec, registry
 from cdshooks.replay import load_fixture, topics_of
 from cdshooks.settings import Settings
 from tests.conftest import REPO
@@ -33,12 +36,29 @@ def test_a_failing_rule_is_skipped_and_logged(tmp_path: Path, monkeypatch: pytes
     def broken(facts: object, params: object) -> list[object]:
         raise TypeError("odd data")
 
-    monkeypatch.setattr(engine, "ORDER_RULES", (broken, *engine.ORDER_RULES))
+    real = registry()
+    first = RuleSpec(broken, ORDER_HOOKS, (NOT_APPROPRIATE,), rank=0)
+    monkeypatch.setattr(engine, "registry", lambda: Registry(real.topics, (first, *real.rules)))
     caplog.set_level(logging.ERROR, logger="cdshooks")
     status, topics = _call(tmp_path)
     assert status == 200 and "acr-usually-not-appropriate" in topics
-    assert any(r.getMessage() == "rule failed; skipped" and getattr(r, "reason", "") == "broken"
+    assert any(r.getMessage() == "rule failed; skipped" and getattr(r, "reason", "") == "test_engine_safety.broken"
                for r in caplog.records)
+
+
+def test_a_rule_emitting_an_undeclared_topic_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A rule may only emit the topics it declares: anything else is our bug, logged, and the finding dropped."""
+    def stray(facts: object, params: object) -> list[Finding]:
+        return [Finding(topic="bone-scan-flare")]
+
+    real = registry()
+    first = RuleSpec(stray, ORDER_HOOKS, (NOT_APPROPRIATE,), rank=0)
+    monkeypatch.setattr(engine, "registry", lambda: Registry(real.topics, (first, *real.rules)))
+    caplog.set_level(logging.ERROR, logger="cdshooks")
+    status, topics = _call(tmp_path)
+    assert status == 200 and "bone-scan-flare" not in topics and "acr-usually-not-appropriate" in topics
+    assert any(getattr(r, "reason", "") == "test_engine_safety.stray" for r in caplog.records)
 
 
 def test_facts_that_cannot_be_built_mean_no_guidance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -141,18 +141,20 @@ def test_coded_result_beats_text_for_bone_status() -> None:
 
 
 def test_coded_status_keeps_the_texts_detail(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[str | None, str | None]] = []
+    seen: list[tuple[str | None, str | None, object]] = []
     liver = Assertion("liver", Status.METASTATIC)
     bone = Assertion(BONE, Status.INDETERMINATE, "lytic", frozenset({"new-foci"}), "T9",
                      frozenset({"vertebral"}))
 
-    def fake_read(text: str | None, modality: str | None = None, procedure_class: str | None = None) -> ReportReading:
-        seen.append((modality, procedure_class))
+    def fake_read(text: str | None, modality: str | None = None, procedure_class: str | None = None,
+                  grammar: object = None) -> ReportReading:
+        seen.append((modality, procedure_class, grammar))
         return ReportReading(BoneMetResult.INDETERMINATE, None, frozenset(), False, False, False, (bone, liver))
 
     monkeypatch.setattr(imaging_extract, "read_report", fake_read)
     result = only(report("r1", code=CT_CAP, conclusion="text", conclusionCode=[BONE_METS]))
-    assert seen == [("CT", "CT_CAP_IV")]  # the reader is told the study's modality and procedure class
+    # the reader is told the study's modality and procedure class, and reads with the knowledge's phrases
+    assert seen == [("CT", "CT_CAP_IV", KB.report_grammar)]
     assert set(result.assertions) == {
         Assertion(BONE, Status.METASTATIC, "lytic", frozenset({"new-foci"}), "T9", frozenset({"vertebral"})), liver}
     # without a coded result the reader's assertions stand as they are

@@ -726,5 +726,5 @@ def test_missing_override_directory(tmp_path: Path) -> None:
 
 
 def test_unrelated_files_in_the_override_directory_are_ignored(tmp_path: Path) -> None:
-    _write(tmp_path, "report_phrases.yaml", "anything: [\n")
+    _write(tmp_path, "notes.yaml", "anything: [\n")
     assert load_knowledge(tmp_path).param("P_FLARE_MIN_DAYS") == 14

@@ -39,7 +39,7 @@ from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharac
 from cdshooks.clinical.rules import appropriateness, bone_health, bone_scan_timing, contrast, site
 from cdshooks.fhir.record import Record
 from cdshooks.replay import RATING_URL, load_fixture
-from tests.conftest import ORDER_SELECT, ORDER_SIGN, REPO, hook_request
+from tests.conftest import ORDER_SELECT, ORDER_SIGN, REPO, hook_request, shown
 
 KB = default_knowledge()
 PARAMS = KB.parameters
@@ -129,7 +129,7 @@ def test_post_chemo_window_edges(last_dose: datetime, fires: bool, days: int) ->
     found = bone_scan_timing.post_chemo_timing(facts(order(), therapies=(chemo(last_dose),)), POSTCHEMO_ON)
     assert bool(found) is fires
     if fires:
-        assert found[0].values["days_since"] == days
+        assert shown(found[0])["days_since"] == days
 
 
 def test_post_chemo_counts_only_cytotoxic_agents_and_bone_scans() -> None:
@@ -232,7 +232,7 @@ def test_renal_impairment_removes_the_contrast_ct_alternative() -> None:
     for cls in (CT_CAP_NOIV, "MRI_CAP"):
         [impaired] = appropriateness.usually_not_appropriate(scenario_facts(order(cls), labs=low), PARAMS, KB.acr)
         assert impaired.suggestions == ("replace-bone-scan", "replace-fdg-petct")
-        assert "contrast CT" not in impaired.values["alternatives"]
+        assert "contrast CT" not in shown(impaired)["alternatives"]
         [fine] = appropriateness.usually_not_appropriate(scenario_facts(order(cls), labs=normal), PARAMS, KB.acr)
         assert fine.suggestions == ("replace-bone-scan", "replace-ct-cap-iv", "replace-fdg-petct")
     lytic = (imaging(ago(20), LesionCharacter.LYTIC),)
@@ -300,7 +300,7 @@ def test_half_a_split_ct_stays_a_single_region() -> None:
     [renal] = contrast.renal_impairment_contrast(
         PatientFacts(now=NOW, breast_cancer=BREAST_CANCER, orders=built.orders, ckd_severe=ckd), PARAMS)
     assert renal.suggestions == ("replace-without-contrast",)
-    assert renal.values["order_class"] == "CT_CHEST_IV"
+    assert shown(renal)["order_class"] == "CT_CHEST_IV"
 
 
 def test_split_ct_is_rated_and_warned_as_one() -> None:
@@ -375,7 +375,7 @@ def test_latest_lesion_description_decides() -> None:
     assert bone_scan_timing.lytic_limitation(facts(order(), imaging=(lytic, mixed)), PARAMS) == []
     silent_ct = imaging(ago(5), None, result=BoneMetResult.UNKNOWN)  # says nothing about the lesions
     [finding] = bone_scan_timing.lytic_limitation(facts(order(), imaging=(lytic, silent_ct)), PARAMS)
-    assert finding.values["lytic_study"] == lytic.label
+    assert shown(finding)["lytic_study"] == lytic.label
     radiograph = imaging(ago(5), LesionCharacter.LYTIC, procedure_class="XR_SITE", modality="XR")
     assert bone_scan_timing.lytic_limitation(facts(order(), imaging=(radiograph,)), PARAMS) == []
 
@@ -385,9 +385,9 @@ def test_bma_prerequisites() -> None:
     bma = order(None, "MedicationRequest/bma", drug_class="bone-modifying")
     supplement = order(None, "MedicationRequest/ca", selected=False, drug_class="calcium-vitamin-d")
     [both] = bone_health.bma_prerequisites(facts(bma), PARAMS)
-    assert both.values["missing"] == "a dental evaluation and calcium and vitamin D supplementation"
+    assert shown(both)["missing"] == "a dental evaluation and calcium and vitamin D supplementation"
     [dental] = bone_health.bma_prerequisites(facts(bma, supplement), PARAMS)
-    assert dental.values["missing"] == "a dental evaluation"
+    assert shown(dental)["missing"] == "a dental evaluation"
     assert bone_health.bma_prerequisites(facts(bma, supplement, dental_evaluation=True), PARAMS) == []
     assert bone_health.bma_prerequisites(facts(bma, dental_evaluation=True, calcium_vitamin_d=True), PARAMS) == []
     unselected = order(None, "MedicationRequest/bma", selected=False, drug_class="bone-modifying")
@@ -407,7 +407,7 @@ def test_bma_prerequisites_warn_about_calcium_and_renal_limits(medication: str, 
     bma = DraftOrder("MedicationRequest/bma", True, medication, medication=medication, drug_class="bone-modifying")
     egfr = lab("egfr", 24, ago(10), "low")
     [found] = bone_health.bma_prerequisites(facts(bma, labs=(egfr,), **prerequisites), PARAMS)
-    assert found.values["variant"] == variant and found.values["renal_evidence"] == egfr.label
+    assert shown(found)["variant"] == variant and shown(found)["renal_evidence"] == egfr.label
     normal = lab("egfr", 64, ago(10), None)
     complete = {"dental_evaluation": True, "calcium_vitamin_d": True}
     assert bone_health.bma_prerequisites(facts(bma, labs=(normal,), **complete), PARAMS) == []
@@ -568,12 +568,13 @@ SUGGESTION_FIXTURES = (
 NO_SINGLE_CPT = {"42698-1"}
 
 
-def _created(body: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def _ordered(body: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(card, action) of every order a suggestion creates or changes a draft into."""
     for card in body["cards"]:
         for suggestion in card.get("suggestions", []):
             for action in suggestion["actions"]:
-                if action["type"] == "create":
-                    yield card, action["resource"]
+                if action["type"] in {"create", "update"}:
+                    yield card, action
 
 
 @pytest.mark.parametrize("relative", SUGGESTION_FIXTURES)
@@ -581,27 +582,39 @@ def test_suggested_service_requests_are_valid_drafts(client: FlaskClient, relati
     request, body = _post_fixture(client, relative)
     drafts = {f"ServiceRequest/{e['resource']['id']}": e["resource"] for e in request["context"]["draftOrders"]["entry"]
               if e["resource"]["resourceType"] == "ServiceRequest"}
-    created = list(_created(body))
-    assert created, f"{relative}: no suggested order"
-    for card, resource in created:
+    ordered = list(_ordered(body))
+    assert ordered, f"{relative}: no suggested order"
+    for card, action in ordered:
+        resource = action["resource"]
         ServiceRequest.model_validate(resource)
-        assert resource["status"] == "draft" and resource["intent"] == "order"
-        assert resource["subject"] == {"reference": f"Patient/{request['context']['patientId']}"}
+        assert resource["status"] == "draft"
+        if action["type"] == "update":  # the draft changed to the better order (Argonaut PAMA scenario 02)
+            source = drafts[f"ServiceRequest/{resource['id']}"]
+            assert {k: resource.get(k) for k in ("intent", "subject", "reasonCode", "priority", "encounter")} == {
+                k: source.get(k) for k in ("intent", "subject", "reasonCode", "priority", "encounter")}
+            assert resource["code"] != source["code"]
+        else:
+            assert resource["intent"] == "order"
+            assert resource["subject"] == {"reference": f"Patient/{request['context']['patientId']}"}
+            changed = [a["resourceId"] if a["type"] == "delete" else f"ServiceRequest/{a['resource']['id']}"
+                       for s in card.get("suggestions", []) for a in s["actions"] if a["type"] in {"delete", "update"}]
+            source = next((drafts[r] for r in changed if r in drafts), None) or next(iter(drafts.values()))
+            if source.get("reasonCode"):
+                assert resource["reasonCode"] == source["reasonCode"]
         systems = {c["system"] for c in resource["code"]["coding"]}
         assert LOINC in systems
         if resource["code"]["coding"][0]["code"] not in NO_SINGLE_CPT:
             assert CPT in systems
-        deleted = [a["resourceId"] for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"]
-        source = next((drafts[r] for r in deleted if r in drafts), None) or next(iter(drafts.values()))
-        if source.get("reasonCode"):
-            assert resource["reasonCode"] == source["reasonCode"]
 
 
-def test_replace_suggestion_deletes_both_halves_of_a_split_ct(client: FlaskClient) -> None:
+def test_replace_suggestion_changes_one_half_of_a_split_ct_and_deletes_the_other(client: FlaskClient) -> None:
     _, body = _post_fixture(client, "order-sign/aggressive-subtype-pet-ct--tnbc-from-receptors-ct-split.json")
     [card] = body["cards"]
-    deletes = {a["resourceId"] for s in card["suggestions"] for a in s["actions"] if a["type"] == "delete"}
-    assert deletes == {"ServiceRequest/sr-ct-chest", "ServiceRequest/sr-ct-ap"}
+    [suggestion] = card["suggestions"]
+    kinds = [(a["type"], a.get("resourceId") or f"ServiceRequest/{a['resource']['id']}") for a in suggestion["actions"]]
+    assert kinds == [("update", "ServiceRequest/sr-ct-chest"), ("delete", "ServiceRequest/sr-ct-ap")]
+    updated = suggestion["actions"][0]["resource"]
+    assert [c["code"] for c in updated["code"]["coding"] if c["system"] == CPT] == ["78815"]  # FDG-PET/CT
 
 
 def test_fixture_dates_are_pinned_to_the_test_clock() -> None:
@@ -634,8 +647,8 @@ def test_one_region_of_a_survey_is_rated_as_the_survey(code: str, survey: str) -
     inside = scenario_facts(*built.orders)
     assert [r.rating for r in appropriateness.ratings(inside, PARAMS, KB.acr, True)] == ["not-appropriate"]
     [card] = appropriateness.usually_not_appropriate(inside, PARAMS, KB.acr)
-    assert card.values["variant"] == "SURVEY_PART"
-    assert card.values["survey"] == KB.acr(survey).acr_wording
+    assert shown(card)["variant"] == "SURVEY_PART"
+    assert shown(card)["survey"] == KB.acr(survey).acr_wording
     # outside the scenario (no suspicion) it stays unrated, as before
     assert [r.rating for r in appropriateness.ratings(facts(*built.orders), PARAMS, KB.acr, True)] == [
         "no-criteria-apply"]
@@ -708,8 +721,7 @@ def test_aki_dialysis_and_esrd_count_as_renal_risk(condition: dict[str, str], co
 
 # -- the contrast net and survey parts through the service (issue 10) ------------------------------------------
 def _created_codes(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a["resource"]["code"] for c in body.get("cards", []) for s in c.get("suggestions", [])
-            for a in s["actions"] if a["type"] == "create"]
+    return [action["resource"]["code"] for _, action in _ordered(body)]
 
 
 def test_contrast_net_on_a_card_of_another_topic(client: FlaskClient) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from cdshooks.catalog.phrases import default_phrases
 from cdshooks.clinical.evidence import (
     BONE,
     CORTICAL,
@@ -46,7 +47,7 @@ from cdshooks.clinical.rules.imaging_evidence import is_negative_bone_scan
 from cdshooks.fhir.record import Record
 from cdshooks.protocol.conformance import response_problems
 from cdshooks.replay import load_fixture
-from tests.conftest import NOW, PATIENT_VIEW, REPO, bundle, hook_request
+from tests.conftest import NOW, PATIENT_VIEW, REPO, bundle, hook_request, shown
 from tools.fixtures.builders import CPT, LOINC, SNOMED, Chart
 from tools.fixtures.builders import hook_request as fixture_request
 
@@ -104,9 +105,9 @@ def test_discordance_pairing_window_is_60_days(apart: int, fires: bool, ct_first
     found = discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(positive, negative)), PARAMS)
     assert bool(found) is fires
     if fires:
-        assert found[0].values["days_apart"] == apart
-        assert found[0].values["positive_study"] == positive.label
-        assert found[0].values["negative_study"] == negative.label
+        assert shown(found[0])["days_apart"] == apart
+        assert shown(found[0])["positive_study"] == positive.label
+        assert shown(found[0])["negative_study"] == negative.label
 
 
 def test_discordance_needs_a_study_positive_for_bone() -> None:
@@ -116,7 +117,7 @@ def test_discordance_needs_a_study_positive_for_bone() -> None:
     # an indeterminate CT finding next to a negative scan: correlative imaging, never "treat as metastatic"
     indeterminate = ct(-30, BoneMetResult.INDETERMINATE)
     [found] = discordance.discordant_ct_positive_bone_scan_negative(facts(imaging=(indeterminate, scan)), PARAMS)
-    assert (found.topic, found.values["variant"]) == ("indeterminate-focus-correlative-imaging", "cross-sectional")
+    assert (found.topic, shown(found)["variant"]) == ("indeterminate-focus-correlative-imaging", "cross-sectional")
 
 
 def test_discordance_counts_an_mri_positive_for_bone() -> None:
@@ -142,8 +143,8 @@ def test_false_negative_window_is_28_calendar_days_after_the_last_dose(gap: int,
                                                    PARAMS)
     assert bool(found) is fires
     if fires:
-        assert found[0].values["days_after"] == gap
-        assert found[0].values["agent"] == "doxorubicin"
+        assert shown(found[0])["days_after"] == gap
+        assert shown(found[0])["agent"] == "doxorubicin"
 
 
 @pytest.mark.parametrize(("middle_dose", "gap"), [(-39, None), (-30, 22)])
@@ -154,7 +155,7 @@ def test_false_negative_counts_from_the_last_dose_before_the_scan(middle_dose: i
     scan = bone_scan(-8, BoneMetResult.NEGATIVE)
     found = discordance.false_negative_after_chemo(facts(imaging=(scan,), therapies=(chemo,), labs=(high_alp,)),
                                                    PARAMS)
-    assert (found[0].values["days_after"] if found else None) == gap
+    assert (shown(found[0])["days_after"] if found else None) == gap
 
 
 def test_false_negative_needs_supporting_evidence_and_chemotherapy() -> None:
@@ -188,10 +189,10 @@ def _flare(days_after_start: int, *, extra: dict[str, Any] | None = None,
                                                (91, "late"), (150, "late"), (180, "late"), (181, None)])
 def test_flare_window_14_90_180_days(days: int, variant: str | None) -> None:
     found = _flare(days)
-    assert (found[0].values["variant"] if found else None) == variant
+    assert (shown(found[0])["variant"] if found else None) == variant
     if found:
-        assert found[0].values["therapy_start"] == day(SCAN_DAY - days)
-        assert found[0].values["follow_up_date"] == day(SCAN_DAY) + timedelta(days=PARAMS["P_FLARE_REIMAGE_DAYS"])
+        assert shown(found[0])["therapy_start"] == day(SCAN_DAY - days)
+        assert shown(found[0])["follow_up_date"] == day(SCAN_DAY) + timedelta(days=PARAMS["P_FLARE_REIMAGE_DAYS"])
 
 
 @pytest.mark.parametrize("change", [Change.INCREASED_UPTAKE, Change.NEW_FOCI, Change.PROGRESSION])
@@ -234,7 +235,7 @@ def test_flare_names_agents_started_together() -> None:
              agent("palbociclib", "cdk46", start, administered=False))
     scan = bone_scan(-4, BoneMetResult.POSITIVE, Change.NEW_FOCI)
     found = flare.bone_scan_flare(facts(bone_mets=(BONE_METS,), therapies=lines, imaging=(scan,)), PARAMS)
-    assert found[0].values["agent"] == "letrozole + palbociclib"
+    assert shown(found[0])["agent"] == "letrozole + palbociclib"
 
 
 # -- R13 improvement signs ----------------------------------------------------------------------------
@@ -258,8 +259,8 @@ START = SCAN_DAY - 60
 ])
 def test_flare_improvement_makes_it_likely(extra: dict[str, Any], sign: str) -> None:
     found = _flare(60, extra=extra)
-    assert found[0].values["variant"] == "likely"
-    assert sign in found[0].values["improvement"]
+    assert shown(found[0])["variant"] == "likely"
+    assert sign in shown(found[0])["improvement"]
 
 
 @pytest.mark.parametrize("extra", [
@@ -272,13 +273,13 @@ def test_flare_improvement_makes_it_likely(extra: dict[str, Any], sign: str) -> 
 ])
 def test_flare_without_improvement_stays_possible(extra: dict[str, Any]) -> None:
     found = _flare(60, extra=extra)
-    assert found[0].values["variant"] == "possible"
-    assert found[0].values["improvement"] == "none documented"
+    assert shown(found[0])["variant"] == "possible"
+    assert shown(found[0])["improvement"] == "none documented"
 
 
 def test_late_flare_stays_late_even_when_improving() -> None:
     pain = Symptom("bone-pain", "Bone pain", day(SCAN_DAY - 140), False, abated=day(SCAN_DAY - 30))
-    assert _flare(120, extra={"symptoms": (pain,)})[0].values["variant"] == "late"
+    assert _flare(120, extra={"symptoms": (pain,)})[0].values.variant == "late"
 
 
 # -- R20 MD Anderson labels ----------------------------------------------------------------------------
@@ -292,7 +293,7 @@ def test_late_flare_stays_late_even_when_improving() -> None:
                                                                 "excluded"),
     (bone_scan(-5, BoneMetResult.POSITIVE, Change.DECREASED), "MDA partial response (measurable regression)"),
     (bone_scan(-5, BoneMetResult.POSITIVE, Change.STABLE), "MDA no change"),
-    (bone_scan(-5, BoneMetResult.NEGATIVE), mda.NOT_ASSESSABLE),
+    (bone_scan(-5, BoneMetResult.NEGATIVE), "not assessable (no comparison with an earlier study)"),
     (ct(-5, BoneMetResult.POSITIVE, Change.NEW_FOCI), "MDA progressive disease"),
     (ct(-5, BoneMetResult.POSITIVE, Change.PROGRESSION), "MDA progressive disease"),
     (ct(-5, BoneMetResult.POSITIVE, Change.SCLEROTIC_CHANGE), "MDA partial response (lytic lesions turning "
@@ -305,13 +306,13 @@ def test_late_flare_stays_late_even_when_improving() -> None:
      "MDA progressive disease, but only once a flare is excluded"),
 ])
 def test_mda_labels(study: ImagingResult, label: str) -> None:
-    assert mda.mda_label(study) == label
+    assert default_phrases().text(mda.mda_label(study)) == label
 
 
 def test_mda_label_never_calls_a_bone_scan_plain_progression() -> None:
     for change in Change:
-        label = mda.mda_label(bone_scan(-5, BoneMetResult.POSITIVE, change))
-        assert label != mda.CROSS_SECTIONAL_PROGRESSION
+        label = default_phrases().text(mda.mda_label(bone_scan(-5, BoneMetResult.POSITIVE, change)))
+        assert label != default_phrases().text(mda.CROSS_SECTIONAL_PROGRESSION())
         assert "progress" not in label or "flare is excluded" in label
 
 
@@ -323,7 +324,7 @@ def test_persistent_pain_counts_the_pain_that_led_to_the_scan() -> None:
     stale = Symptom("bone-pain", "Low back pain", day(-400), True, site="Lumbar spine")
     resolved = Symptom("bone-pain", "Low back pain", day(-45), False, abated=day(-5))
     found = negative_scan.persistent_pain_after_negative_scan(facts(imaging=(scan,), symptoms=(prompting,)), PARAMS)
-    assert found and found[0].values["mri_procedure"] == "MRI_SPINE:lumbar"
+    assert found and shown(found[0])["mri_procedure"] == "MRI_SPINE:lumbar"
     for symptom in (stale, resolved):
         assert negative_scan.persistent_pain_after_negative_scan(facts(imaging=(scan,), symptoms=(symptom,)),
                                                                  PARAMS) == []
@@ -644,9 +645,9 @@ def test_discordance_reads_the_bone_assertion(modality: str, assertion: Assertio
 def test_discordance_asks_for_biopsy_until_metastasis_is_confirmed() -> None:
     ct_met = study(-30, "CT", bone(Status.METASTATIC, "lytic", site="left iliac bone"))
     [unconfirmed] = _discordance(ct_met, NEGATIVE_SCAN)
-    assert unconfirmed.values["variant"] == "unconfirmed" and unconfirmed.values["site"] == "left iliac bone"
+    assert shown(unconfirmed)["variant"] == "unconfirmed" and shown(unconfirmed)["site"] == "left iliac bone"
     [confirmed] = _discordance(ct_met, NEGATIVE_SCAN, bone_mets=(CODED_BONE_METS,))
-    assert "variant" not in confirmed.values
+    assert confirmed.values.variant is None
 
 
 def test_discordance_reads_a_bone_scan_negative_without_naming_bone() -> None:
@@ -678,7 +679,7 @@ def test_false_negative_reads_a_negative_bone_assertion() -> None:
     scan = study(-2, "NM", bone(Status.NEGATIVE))
     found = discordance.false_negative_after_chemo(facts(imaging=(pet, scan), therapies=(_chemo_at(-13),)), PARAMS)
     assert topics(found) == ["bone-scan-false-negative-after-chemo"]
-    assert "sclerotic" in found[0].values["supporting"]
+    assert "sclerotic" in shown(found[0])["supporting"]
     # a bone scan that is not negative, or a PET sclerosis called benign, gives no card
     indeterminate_scan = study(-2, "NM", bone(Status.INDETERMINATE))
     benign_pet = study(-5, "PT", bone(Status.BENIGN, "blastic"))
@@ -708,8 +709,8 @@ def _flare_or_progression(*imaging: ImagingResult, **kw: Any) -> list[Finding]:
 def test_first_positive_scan_during_therapy_is_new_disease_not_flare() -> None:
     """Seed 002: a first-ever positive bone scan during therapy is stage IV, not flare."""
     [found] = _flare_or_progression(WORSE_SCAN)
-    assert (found.topic, found.values["variant"]) == ("progression-not-flare", "new-disease")
-    assert found.values["agent"] == "letrozole + palbociclib"
+    assert (found.topic, shown(found)["variant"]) == ("progression-not-flare", "new-disease")
+    assert shown(found)["agent"] == "letrozole + palbociclib"
     # bone metastases coded only after the line started are not "known before" either
     late_code = Condition("Secondary malignant neoplasm of bone", day(LINE_START + 20), "Condition/late")
     assert topics(_flare_or_progression(WORSE_SCAN, bone_mets=(late_code,))) == ["progression-not-flare"]
@@ -724,7 +725,7 @@ def test_first_positive_scan_without_comparison_words_is_new_disease() -> None:
     new to the record (R27, blind acceptance review); with metastases known before, no worse word, no card."""
     plain = study(-4, "NM", bone(Status.METASTATIC), label="Bone scan")
     [found] = _flare_or_progression(plain)
-    assert (found.topic, found.values["variant"]) == ("progression-not-flare", "new-disease")
+    assert (found.topic, shown(found)["variant"]) == ("progression-not-flare", "new-disease")
     assert _flare_or_progression(plain, bone_mets=(CODED_BONE_METS,)) == []
 
 
@@ -751,8 +752,8 @@ def test_cross_sectional_progression_in_the_window_excludes_flare(ct_assertion: 
     found = _flare_or_progression(ct_during, WORSE_SCAN, bone_mets=(CODED_BONE_METS,))
     assert topics(found) == [topic]
     if topic == "progression-not-flare":
-        assert found[0].values["progression_study"] == ct_during.label
-        assert "variant" not in found[0].values
+        assert shown(found[0])["progression_study"] == ct_during.label
+        assert shown(found[0])["variant"] is None
 
 
 def test_cross_sectional_findings_known_before_the_line_are_not_progression() -> None:
@@ -779,24 +780,24 @@ def test_bma_card_needs_established_bone_metastasis() -> None:
                                                  PARAMS) == []
     ct_met = study(-30, "CT", bone(Status.METASTATIC, "lytic"), label="CT C/A/P 2026-05-02")
     [found] = bone_health.bone_mets_without_bma(facts(imaging=(ct_met,)), PARAMS)
-    assert found.values["basis_kind"] == "imaging"
-    assert str(found.values["bone_mets_basis"]).startswith("CT C/A/P 2026-05-02")
-    assert found.values["bone_mets_since"] == day(-30) and "variant" not in found.values
+    assert shown(found)["basis_kind"] == "imaging"
+    assert str(shown(found)["bone_mets_basis"]).startswith("CT C/A/P 2026-05-02")
+    assert shown(found)["bone_mets_since"] == day(-30) and shown(found)["variant"] is None
     [coded] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,)), PARAMS)
-    assert coded.values["basis_kind"] == "coded"
+    assert shown(coded)["basis_kind"] == "coded"
 
 
 def test_bma_card_warns_about_calcium_and_renal_limits() -> None:
     egfr = LabResult("egfr", day(-10), 22, "mL/min/1.73m2", "low", "interpretation")
     [found] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), labs=(egfr,)), PARAMS)
-    assert found.values["variant"] == "ckd" and found.values["renal_evidence"] == egfr.label
+    assert shown(found)["variant"] == "ckd" and shown(found)["renal_evidence"] == egfr.label
     prolia = Therapy("denosumab", "bone-modifying", day(-60), day(-60), False, osteoporosis_dose=True)
     [both] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), labs=(egfr,),
                                                      therapies=(prolia,)), PARAMS)
-    assert both.values["variant"] == "osteoporosis-dose-ckd"
+    assert shown(both)["variant"] == "osteoporosis-dose-ckd"
     dialysis = Condition("End stage renal disease on dialysis", day(-300), "Condition/esrd")
     [ckd] = bone_health.bone_mets_without_bma(facts(bone_mets=(CODED_BONE_METS,), ckd_severe=dialysis), PARAMS)
-    assert ckd.values["renal_evidence"] == dialysis.label
+    assert shown(ckd)["renal_evidence"] == dialysis.label
 
 
 # -- R24: established lesion, weight-bearing or vertebral site, described risk ----------------------------------
@@ -817,7 +818,7 @@ def test_orthopedic_evaluation_reads_lesion_features(assertion: Assertion, estab
     found = bone_health.orthopedic_evaluation(facts(imaging=(study(-9, "CT", assertion),), **extra), PARAMS)
     assert bool(found) is fires
     if found and assertion.site:
-        assert found[0].values["site"] == "left femur" and found[0].values["risk"] == "cortical involvement"
+        assert shown(found[0])["site"] == "left femur" and shown(found[0])["risk"] == "cortical involvement"
 
 
 # -- R10-R12, R18, R19, R21 read bone status --------------------------------------------------------------------

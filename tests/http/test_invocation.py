@@ -216,7 +216,7 @@ def test_cards_are_checked_ordered_capped_and_recorded(app: Any, client: FlaskCl
         findings=tuple(Finding(t) for t in topics)))
     indicator = {"t-warn": "warning", "t-crit": "critical"}
 
-    def render(finding: Any, record: Any) -> Card:
+    def render(finding: Any, patient: Any, consult: Any = None, class_ratings: Any = None) -> Card:
         summary = "x" * 200 if finding.topic == "t-bad" else f"About {finding.topic}"
         return Card(summary=summary, indicator=indicator.get(finding.topic, "info"),  # type: ignore[arg-type]
                     source=Source("Test", topic=Coding("https://x.org/topics", finding.topic)))

@@ -390,7 +390,7 @@ def _result_of(kb: Knowledge, source: str, label: str, procedure: str | None, mo
                when: datetime | None, texts: list[str], coded: BoneMetResult | None, basis: str, site: str | None,
                report_status: str) -> ImagingResult:
     text = _bounded(texts)
-    reading = read_report(text, modality, procedure)
+    reading = read_report(text, modality, procedure, grammar=kb.report_grammar)
     result = coded if coded is not None else reading.result
     return ImagingResult(
         source=source, label=label, procedure_class=procedure, modality=modality, when=when, result=result,

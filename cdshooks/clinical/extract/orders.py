@@ -48,13 +48,13 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
             procedure = match.procedure_class
             orders.append(DraftOrder(reference, reference in selected, _display(kb, procedure, resource.get("code")),
                                      procedure_class=procedure, reason_text=reason_text,
-                                     iodinated_contrast=match.iodinated_contrast))
+                                     iodinated_contrast=match.iodinated_contrast, resource=resource))
         elif resource.get("resourceType") == "MedicationRequest":
             concept = medication_concept(resource, record.resolve)
             if kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT").matches(concept):
                 label = label_of(concept, "calcium / vitamin D")[:60]
                 orders.append(DraftOrder(reference, reference in selected, label, medication=label,
-                                         drug_class=SUPPLEMENT, reason_text=reason_text))
+                                         drug_class=SUPPLEMENT, reason_text=reason_text, resource=resource))
                 continue
             medication = kb.medication(concept)
             if medication is None:
@@ -62,7 +62,7 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
             orders.append(DraftOrder(reference, reference in selected, medication.ingredient,
                                      medication=medication.ingredient, drug_class=medication.drug_class,
                                      osteoporosis_dose=bool(osteoporosis_dose(kb, medication, resource, concept)),
-                                     reason_text=reason_text))
+                                     reason_text=reason_text, resource=resource))
     return _merge_split_ct(kb, orders), symptoms
 
 
@@ -75,6 +75,6 @@ def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]
         selected = any(o.selected for o in merged if o.procedure_class in parts)
         label = _display(kb, combined, None)
         contrast = kb.procedure_field(combined, "iodinated_contrast")
-        merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text, iodinated_contrast=contrast)
-                  if o.procedure_class in parts else o for o in merged]
+        merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text, iodinated_contrast=contrast,
+                             resource=o.resource) if o.procedure_class in parts else o for o in merged]
     return merged

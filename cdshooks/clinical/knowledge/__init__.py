@@ -1,4 +1,5 @@
-"""Clinical knowledge loaded from reviewable data: value sets, procedures, ACR table, parameters, medications.
+"""Clinical knowledge loaded from reviewable data: value sets, procedures, ACR table, parameters, medications
+and the radiology-report phrases.
 
 The knowledge itself lives in ``cdshooks/knowledge/*.yaml`` — every code with its verification status and
 source, every window with its provenance — so that a clinician can review it without reading Python. This
@@ -9,6 +10,7 @@ package only loads, validates and indexes it, and answers the questions the rule
 * ``knowledge.acr("BONE_SCAN_WB")``  ->  category, RRL, Argonaut pama-rating code
 * ``knowledge.medication(med_request["medicationCodeableConcept"])``  ->  ingredient + class
 * ``knowledge.param("P_FLARE_MIN_DAYS")``
+* ``read_report(text, modality, procedure_class, grammar=knowledge.report_grammar)``
 
 Lookups are indexed once at load (system|code -> value sets / procedure class / ingredient), so matching a
 concept costs O(number of its codings); text fallbacks are regexes compiled once.
@@ -47,6 +49,7 @@ from cdshooks.clinical.knowledge.yaml_files import (
     MEDICATIONS_FILE,
     PARAMETERS_FILE,
     PROCEDURES_FILE,
+    REPORT_PHRASES_FILE,
     VALUESETS_FILE,
 )
 
@@ -66,6 +69,7 @@ __all__ = [
     "PARAMETER_STATUSES",
     "PROCEDURES_FILE",
     "PROCEDURE_SYSTEM_ORDER",
+    "REPORT_PHRASES_FILE",
     "RXNORM",
     "SNOMED",
     "VALUESETS_FILE",

@@ -21,6 +21,7 @@ from cdshooks.clinical.knowledge.model import (
     _ProcCode,
     _ProcPattern,
 )
+from cdshooks.clinical.report_reading import ReportGrammar
 from cdshooks.fhir.codes import codings, concept_text
 
 
@@ -44,6 +45,7 @@ class Knowledge:
     _med_regex: re.Pattern[str] | None
     _meds: Mapping[str, _MedInfo]
     _parameter_info: Mapping[str, Mapping[str, Any]]
+    report_grammar: ReportGrammar  # report_phrases.yaml compiled for read_report(..., grammar=)
 
     # -- value sets ---------------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ rating each imaging draft gets (Argonaut PAMA codes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from cdshooks.clinical.facts import (
@@ -18,7 +19,7 @@ from cdshooks.clinical.facts import (
     DraftOrder,
     PatientFacts,
 )
-from cdshooks.clinical.findings import Finding, Rating
+from cdshooks.clinical.findings import CardValues, Finding, Rating
 from cdshooks.clinical.rules.scenario import (
     Params,
     cns_symptoms,
@@ -27,6 +28,8 @@ from cdshooks.clinical.rules.scenario import (
     scenario_applies,
     suspicion,
 )
+from cdshooks.clinical.topics import ORDER_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
 
 
 class AcrRow(Protocol):  # read-only members, so a frozen dataclass row (AcrEntry) satisfies it
@@ -47,7 +50,9 @@ class AcrRow(Protocol):  # read-only members, so a frozen dataclass row (AcrEntr
 # procedure class -> its row of the ACR table (None: the table does not rate it)
 AcrLookup = Callable[[str], AcrRow | None]
 
-ALTERNATIVES = {BONE_SCAN_WB: "a bone scan", CT_CAP_IV: "contrast CT", FDG_PETCT: "FDG-PET/CT"}
+ALTERNATIVES = {BONE_SCAN_WB: phrase_key("alternative-bone-scan"), CT_CAP_IV: phrase_key("alternative-contrast-ct"),
+                FDG_PETCT: phrase_key("alternative-fdg-petct")}
+SUBTYPE = {True: phrase_key("subtype-inflammatory"), False: phrase_key("subtype-triple-negative")}
 REPLACE = {BONE_SCAN_WB: "replace-bone-scan", CT_CAP_IV: "replace-ct-cap-iv", FDG_PETCT: "replace-fdg-petct"}
 EARLY_STAGES = {"0", "I", "IA", "IB", "IIA"}  # ACR Variant 2 rates surveys usually not appropriate up to IIA
 
@@ -65,10 +70,46 @@ def recently_imaged(facts: PatientFacts, classes: frozenset[str] | set[str], day
     return any(i.procedure_class in classes and facts.within(i.when, days) for i in facts.imaging)
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+@dataclass(frozen=True, kw_only=True)
+class NotAppropriateValues(CardValues):
+    order: str
+    survey: str  # the procedure as the ACR variant names it (a region: the survey it is rated as)
+    alternatives: Listing
+    suspicion: Shown
 
 
+@dataclass(frozen=True, kw_only=True)
+class AppropriateValues(CardValues):
+    order: str
+    rrl: str
+    suspicion: Shown
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderStageValues(CardValues):
+    order: str
+    stage: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubtypeValues(CardValues):
+    order: str
+    subtype: Phrase
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderValues(CardValues):
+    order: str
+
+
+NOT_APPROPRIATE = Topic("acr-usually-not-appropriate", NotAppropriateValues, suggestions=tuple(REPLACE.values()))
+APPROPRIATE = Topic("acr-usually-appropriate", AppropriateValues)
+NO_SUSPICION = Topic("no-suspicion-survey-not-indicated", OrderStageValues)
+AGGRESSIVE = Topic("aggressive-subtype-pet-ct", SubtypeValues, suggestions=("replace-fdg-petct",))
+RADIOGRAPH = Topic("radiograph-survey-insensitive", OrderValues, suggestions=("replace-bone-scan",))
+
+
+@rule(ORDER_HOOKS, emits=(NOT_APPROPRIATE,), rank=1, uses_acr=True)
 def usually_not_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> list[Finding]:
     """R03: a survey the ACR rates usually not appropriate, with the appropriate ones to switch to."""
     if not scenario_applies(facts, params):
@@ -83,17 +124,15 @@ def usually_not_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup)
     first = wrong[0]
     row = acr(first.procedure_class or "")
     part_of = row.rated_as if row is not None else None  # a single region rated as its survey (detail says so)
-    return [Finding(
-        topic="acr-usually-not-appropriate",
-        values={"order": first.label, "variant": "SURVEY_PART" if part_of else first.procedure_class,
-                "survey": row.acr_wording if row is not None else first.label,
-                "alternatives": _join([ALTERNATIVES[a] for a in alternatives]),
-                "suspicion": suspicion(facts, params).describe()},
-        order_ids=tuple(o.ref for o in wrong),
-        suggestions=tuple(REPLACE[a] for a in alternatives),
-    )]
+    return [NOT_APPROPRIATE.finding(
+        NotAppropriateValues(order=first.label, variant="SURVEY_PART" if part_of else first.procedure_class,
+                             survey=row.acr_wording if row is not None else first.label,
+                             alternatives=Listing(tuple(ALTERNATIVES[a]() for a in alternatives), "or"),
+                             suspicion=suspicion(facts, params).describe()),
+        orders=wrong, suggestions=tuple(REPLACE[a] for a in alternatives))]
 
 
+@rule(ORDER_HOOKS, emits=(APPROPRIATE,), rank=2, uses_acr=True)
 def usually_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> list[Finding]:
     """R02: the survey is one the ACR rates usually appropriate. A quiet confirmation: the pipeline sends it
     only when appropriate-order cards are switched on."""
@@ -105,13 +144,13 @@ def usually_appropriate(facts: PatientFacts, params: Params, acr: AcrLookup) -> 
             continue  # never confirm a contrast study the kidneys cannot take (R07: the renal card speaks)
         row = acr(order.procedure_class or "")
         if row is not None and row.category == "usually-appropriate":
-            return [Finding(topic="acr-usually-appropriate",
-                            values={"order": order.label, "rrl": f"{row.rrl} {row.rrl_msv} mSv",
-                                    "suspicion": suspicion(facts, params).describe()},
-                            order_ids=(order.ref,))]
+            return [APPROPRIATE.finding(
+                AppropriateValues(order=order.label, rrl=f"{row.rrl} {row.rrl_msv} mSv",
+                                  suspicion=suspicion(facts, params).describe()), orders=(order,))]
     return []
 
 
+@rule(ORDER_HOOKS, emits=(NO_SUSPICION,), rank=18)
 def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     """Early-stage disease, no symptom or lab suspicion: a systemic survey is usually not indicated."""
     if facts.breast_cancer is None or facts.stage not in EARLY_STAGES or known_or_suspected_bone_mets(facts):
@@ -121,11 +160,10 @@ def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
     if not surveys:
         return []
-    return [Finding(topic="no-suspicion-survey-not-indicated",
-                    values={"order": surveys[0].label, "stage": facts.stage},
-                    order_ids=tuple(o.ref for o in surveys))]
+    return [NO_SUSPICION.finding(OrderStageValues(order=surveys[0].label, stage=facts.stage), orders=surveys)]
 
 
+@rule(ORDER_HOOKS, emits=(AGGRESSIVE,), rank=19)
 def aggressive_subtype(facts: PatientFacts, params: Params) -> list[Finding]:
     """R06: inflammatory or triple-negative disease with a suspected-metastasis survey other than PET/CT.
 
@@ -141,12 +179,11 @@ def aggressive_subtype(facts: PatientFacts, params: Params) -> list[Finding]:
     orders = [o for o in imaging_orders(facts) if o.procedure_class in {BONE_SCAN_WB, CT_CAP_IV}]
     if not orders:
         return []
-    subtype = "Inflammatory" if facts.inflammatory else "Triple-negative"
-    return [Finding(topic="aggressive-subtype-pet-ct",
-                    values={"order": orders[0].label, "subtype": subtype, "basis": facts.subtype_basis},
-                    order_ids=tuple(o.ref for o in orders), suggestions=("replace-fdg-petct",))]
+    return [AGGRESSIVE.finding(SubtypeValues(order=orders[0].label, subtype=SUBTYPE[facts.inflammatory]()),
+                               orders=orders, suggestions=("replace-fdg-petct",))]
 
 
+@rule(ORDER_HOOKS, emits=(RADIOGRAPH,), rank=20)
 def radiograph_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     """R17: a radiographic skeletal survey as the search for bone metastases."""
     if facts.breast_cancer is None or not suspicion(facts, params).any:
@@ -157,8 +194,8 @@ def radiograph_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     window = params["P_RECENT_STAGING_DAYS"]
     if drafted(facts, BONE_SCANS | VISCERAL_SURVEYS) or recently_imaged(facts, BONE_SCANS | VISCERAL_SURVEYS, window):
         return []
-    return [Finding(topic="radiograph-survey-insensitive", values={"order": orders[0].label},
-                    order_ids=tuple(o.ref for o in orders), suggestions=("replace-bone-scan",))]
+    return [RADIOGRAPH.finding(OrderValues(order=orders[0].label), orders=orders,
+                               suggestions=("replace-bone-scan",))]
 
 
 def ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool) -> list[Rating]:
@@ -179,5 +216,19 @@ def ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool)
             continue
         row = acr(order.procedure_class or "")
         rating = row.pama_rating if applies and row is not None else "no-criteria-apply"
-        out.append(Rating(order.ref, rating, order.procedure_class))
+        out.append(Rating(order.ref, rating, order.procedure_class, order.resource))
+    return out
+
+
+def class_ratings(facts: PatientFacts, params: Params, acr: AcrLookup, complete: bool,
+                  classes: tuple[str, ...]) -> Mapping[str, str]:
+    """The rating an order of each procedure class would get now (a draft changed to a better order carries
+    it); empty when the record is incomplete (no rating without the information to decide)."""
+    if not complete:
+        return {}
+    applies = scenario_applies(facts, params)
+    out = {}
+    for procedure_class in classes:
+        row = acr(procedure_class)
+        out[procedure_class] = row.pama_rating if applies and row is not None else "no-criteria-apply"
     return out

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cdshooks.clinical.facts import BONE_SCANS, DraftOrder, PatientFacts
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.report_reading import Change, LesionCharacter
 from cdshooks.clinical.rules.appropriateness import imaging_orders
 from cdshooks.clinical.rules.scenario import (
@@ -17,12 +18,43 @@ from cdshooks.clinical.rules.scenario import (
     new_therapy_lines,
     renal_impairment,
 )
+from cdshooks.clinical.topics import ORDER_HOOKS, Topic, rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class LyticValues(CardValues):
+    order: str
+    lytic_study: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostChemoValues(CardValues):
+    order: str
+    agent: str
+    last_dose: datetime
+    days_since: int
+    window_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlareWindowValues(CardValues):
+    order: str
+    agent: str
+    therapy_start: datetime
+    days_since: int
+    earliest_date: datetime
+
+
+LYTIC = Topic("bone-scan-lytic-limitation", LyticValues, suggestions=("replace-fdg-petct", "replace-ct-cap-iv"))
+POST_CHEMO = Topic("post-chemo-bone-scan-timing", PostChemoValues)
+FLARE_WINDOW = Topic("flare-window-bone-scan", FlareWindowValues)
 
 
 def _bone_scan_orders(facts: PatientFacts) -> list[DraftOrder]:
     return [o for o in imaging_orders(facts) if o.procedure_class in BONE_SCANS]
 
 
+@rule(ORDER_HOOKS, emits=(LYTIC,), rank=15)
 def lytic_limitation(facts: PatientFacts, params: Params) -> list[Finding]:
     scans = _bone_scan_orders(facts)
     if facts.breast_cancer is None or not scans:
@@ -36,11 +68,11 @@ def lytic_limitation(facts: PatientFacts, params: Params) -> list[Finding]:
     study = described[-1]
     suggestions = ("replace-fdg-petct",) if renal_impairment(facts, params) else ("replace-fdg-petct",
                                                                                   "replace-ct-cap-iv")
-    return [Finding(topic="bone-scan-lytic-limitation",
-                    values={"order": scans[0].label, "lytic_study": study.label},
-                    order_ids=tuple(o.ref for o in scans), suggestions=suggestions, recency=study.when)]
+    return [LYTIC.finding(LyticValues(order=scans[0].label, lytic_study=study.label), orders=scans,
+                          suggestions=suggestions, recency=study.when)]
 
 
+@rule(ORDER_HOOKS, emits=(POST_CHEMO,), rank=16)
 def post_chemo_timing(facts: PatientFacts, params: Params) -> list[Finding]:
     """Off by default (P_ORDER_TIME_POSTCHEMO_TIMING = 0, clinical-rules.md §7.2): no literature defines a
     window for bone scintigraphy after chemotherapy, and during neoadjuvant therapy the ACR rates a bone scan
@@ -53,14 +85,14 @@ def post_chemo_timing(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None or not scans or chemo is None:
         return []
     days = facts.days_since(chemo.last_dose)
-    if days is None or days > window:
+    if days is None or days > window or chemo.last_dose is None:
         return []
-    return [Finding(topic="post-chemo-bone-scan-timing",
-                    values={"order": scans[0].label, "agent": chemo.agent, "last_dose": chemo.last_dose,
-                            "days_since": days, "window_days": int(window)},
-                    order_ids=tuple(o.ref for o in scans), recency=chemo.last_dose)]
+    return [POST_CHEMO.finding(PostChemoValues(order=scans[0].label, agent=chemo.agent, last_dose=chemo.last_dose,
+                                               days_since=days, window_days=int(window)),
+                               orders=scans, recency=chemo.last_dose)]
 
 
+@rule(ORDER_HOOKS, emits=(FLARE_WINDOW,), rank=17)
 def flare_window(facts: PatientFacts, params: Params) -> list[Finding]:
     scans = _bone_scan_orders(facts)
     if facts.breast_cancer is None or not scans or not known_bone_mets(facts):
@@ -70,8 +102,7 @@ def flare_window(facts: PatientFacts, params: Params) -> list[Finding]:
         age = facts.days_since(line.start)
         if line.start is not None and age is not None and low <= age <= high:
             earliest = line.start + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
-            return [Finding(topic="flare-window-bone-scan",
-                            values={"order": scans[0].label, "agent": line.agent, "therapy_start": line.start,
-                                    "days_since": age, "earliest_date": earliest},
-                            order_ids=tuple(o.ref for o in scans), recency=line.start)]
+            return [FLARE_WINDOW.finding(
+                FlareWindowValues(order=scans[0].label, agent=line.agent, therapy_start=line.start, days_since=age,
+                                  earliest_date=earliest), orders=scans, recency=line.start)]
     return []

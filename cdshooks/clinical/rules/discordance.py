@@ -5,15 +5,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Assertion, Status
 from cdshooks.clinical.facts import ImagingResult, PatientFacts
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
+from cdshooks.clinical.rules.bone_health import SITE_NOT_STATED
 from cdshooks.clinical.rules.imaging_evidence import (
     BLASTIC_COMPONENT,
     POSITIVE,
+    STATUS_WORD,
     bone_characters,
     bone_status,
     discordant_positive,
@@ -21,7 +25,37 @@ from cdshooks.clinical.rules.imaging_evidence import (
     unresolved_finding,
 )
 from cdshooks.clinical.rules.mda import mda_label
+from cdshooks.clinical.rules.negative_scan import INDETERMINATE, IndeterminateValues
 from cdshooks.clinical.rules.scenario import Params, calendar_days, days_between
+from cdshooks.clinical.topics import RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Phrase, Shown, phrase_key
+
+SCLEROTIC_SUPPORT = phrase_key("shows-sclerotic-bone-lesions", "study")
+POSITIVE_SUPPORT = phrase_key("shows-bone-lesions-read-as", "study", "status")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscordantValues(CardValues):
+    variant: Literal["unconfirmed"] | None = None
+    positive_study: str
+    negative_study: str
+    positive_status: Phrase
+    site: Shown
+    days_apart: int
+    mda_label: Phrase
+
+
+@dataclass(frozen=True, kw_only=True)
+class FalseNegativeValues(CardValues):
+    bone_scan: str
+    agent: str
+    last_dose: datetime
+    days_after: int
+    supporting: Shown
+
+
+DISCORDANT = Topic("discordant-ct-positive-bone-scan-negative", DiscordantValues)
+FALSE_NEGATIVE = Topic("bone-scan-false-negative-after-chemo", FalseNegativeValues)
 
 # bone metastasis counts as confirmed (no biopsy needed to act on the discordance) on this evidence only
 CONFIRMED_BASES = frozenset({"coded", "pathology"})
@@ -48,6 +82,7 @@ def _newest(pair: Pair) -> datetime:
     return max(known_date(pair[0].when), known_date(pair[2].when))
 
 
+@rule(RESULT_HOOKS, emits=(DISCORDANT, INDETERMINATE), rank=12)
 def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Params) -> list[Finding]:
     """R08 (§7.2): a metastatic (or suspicious lytic) CT/PET/MRI bone finding and a negative bone scan. An
     indeterminate finding next to a negative scan gets correlative-imaging advice instead, never "treat"."""
@@ -59,14 +94,11 @@ def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Param
         study, assertion, negative = pairs[0]
         evidence = facts.bone_mets_evidence()
         confirmed = evidence is not None and evidence.basis in CONFIRMED_BASES
-        values: dict[str, object] = {
-            "positive_study": study.label, "negative_study": negative.label,
-            "positive_status": assertion.status.value, "site": assertion.site or study.site or "site not stated",
-            "days_apart": days_between(known_date(study.when), known_date(negative.when)),
-            "mda_label": mda_label(study)}
-        if not confirmed:
-            values["variant"] = "unconfirmed"
-        return [Finding(topic="discordant-ct-positive-bone-scan-negative", values=values, recency=_newest(pairs[0]))]
+        values = DiscordantValues(
+            variant=None if confirmed else "unconfirmed", positive_study=study.label, negative_study=negative.label,
+            positive_status=STATUS_WORD[assertion.status](), site=assertion.site or study.site or SITE_NOT_STATED(),
+            days_apart=days_between(known_date(study.when), known_date(negative.when)), mda_label=mda_label(study))
+        return [DISCORDANT.finding(values, recency=_newest(pairs[0]))]
     unresolved = _pairs(facts, window, unresolved_finding)
     if not unresolved:
         return []
@@ -75,14 +107,14 @@ def discordant_ct_positive_bone_scan_negative(facts: PatientFacts, params: Param
     if any(i.when is not None and i.when > _newest(unresolved[0]) and i.modality in {"MR", "CT"}
            and bone_status(i) is not None for i in facts.imaging):
         return []
-    return [Finding(topic="indeterminate-focus-correlative-imaging",
-                    values={"variant": "cross-sectional", "study": study.label, "bone_scan": negative.label,
-                            "finding_status": assertion.status.value,
-                            "site": assertion.site or study.site or "site not stated"},
-                    recency=_newest(unresolved[0]))]
+    return [INDETERMINATE.finding(
+        IndeterminateValues(variant="cross-sectional", study=study.label, bone_scan=negative.label,
+                            finding_status=STATUS_WORD[assertion.status](),
+                            site=assertion.site or study.site or SITE_NOT_STATED()),
+        recency=_newest(unresolved[0]))]
 
 
-def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str | None:
+def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> Shown:
     """CT/PET-CT near the scan showing sclerosis or metastasis, or a high ALP around it."""
     for study in reversed(facts.imaging_before_now()):
         if not study.is_ct_or_pet or study.when is None or scan.when is None:
@@ -93,9 +125,9 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
         if status in {None, Status.BENIGN, Status.NEGATIVE}:
             continue
         if bone_characters(study) & BLASTIC_COMPONENT:
-            return f"{study.label} shows sclerotic bone lesions"
+            return SCLEROTIC_SUPPORT(study=study.label)
         if status in POSITIVE:
-            return f"{study.label} shows bone lesions read as {status.value}"
+            return POSITIVE_SUPPORT(study=study.label, status=STATUS_WORD[status]())
     for lab in sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.flag == "high" and lab.when),
                       key=lambda lab: known_date(lab.when), reverse=True):
         if scan.when is not None and days_between(known_date(lab.when), scan.when) <= window:
@@ -103,6 +135,7 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> str 
     return None
 
 
+@rule(RESULT_HOOKS, emits=(FALSE_NEGATIVE,), rank=13)
 def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Finding]:
     """R09: a bone scan negative for bone (from wherever the result was filed) within the post-chemotherapy
     window, while CT/PET-CT or ALP point to bone disease."""
@@ -123,8 +156,7 @@ def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Find
         supporting = _supporting(facts, scan, params["P_DISCORDANCE_WINDOW_DAYS"])
         if supporting is None:
             continue
-        return [Finding(topic="bone-scan-false-negative-after-chemo",
-                        values={"bone_scan": scan.label, "agent": therapy.agent, "last_dose": dose,
-                                "days_after": gap, "supporting": supporting},
-                        recency=scan.when)]
+        return [FALSE_NEGATIVE.finding(FalseNegativeValues(bone_scan=scan.label, agent=therapy.agent,
+                                                           last_dose=dose, days_after=gap, supporting=supporting),
+                                       recency=scan.when)]
     return []

@@ -4,14 +4,35 @@ treated bone metastases suggests recurrence (R21).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import PatientFacts
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.report_reading import Change
 from cdshooks.clinical.rules.imaging_evidence import bone_changes, bone_status
-from cdshooks.clinical.rules.scenario import Params, last_chemotherapy
+from cdshooks.clinical.rules.scenario import SINCE, Params, last_chemotherapy
+from cdshooks.clinical.topics import RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Phrase
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClassicValues(CardValues):
+    bone_scan: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecurrenceValues(CardValues):
+    pain: Phrase
+    last_chemo: datetime
+
+
+CLASSIC = Topic("classic-bone-scan-stage-iv", ClassicValues)
+RECURRENCE = Topic("recurrence-after-treated-mets", RecurrenceValues, suggestions=("add-fdg-petct",))
+
+
+@rule(RESULT_HOOKS, emits=(CLASSIC,), rank=23)
 def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -27,9 +48,10 @@ def classic_positive_bone_scan(facts: PatientFacts, params: Params) -> list[Find
     # known before: established by the day before this scan (a diagnosis coded from this scan does not count)
     if facts.bone_mets_established_before(scan.when) is not None:
         return []
-    return [Finding(topic="classic-bone-scan-stage-iv", values={"bone_scan": scan.label}, recency=scan.when)]
+    return [CLASSIC.finding(ClassicValues(bone_scan=scan.label), recency=scan.when)]
 
 
+@rule(RESULT_HOOKS, emits=(RECURRENCE,), rank=24)
 def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None or facts.bone_mets_evidence() is None:
         return []
@@ -47,6 +69,5 @@ def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[F
     onset = min(s.onset for s in pain if s.onset)
     if any(i.when is not None and i.when >= onset for i in facts.imaging):
         return []
-    return [Finding(topic="recurrence-after-treated-mets",
-                    values={"pain": f"{pain[0].label} since {onset.date().isoformat()}", "last_chemo": chemo.last_dose},
-                    suggestions=("add-fdg-petct",), recency=onset)]
+    return [RECURRENCE.finding(RecurrenceValues(pain=SINCE(what=pain[0].label, day=onset), last_chemo=chemo.last_dose),
+                               suggestions=("add-fdg-petct",), recency=onset)]

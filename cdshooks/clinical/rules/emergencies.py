@@ -17,41 +17,91 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import EPIDURAL, VERTEBRAL, Assertion, Status
 from cdshooks.clinical.facts import MRI_SPINE, ImagingResult, LabResult, PatientFacts, Symptom, supersedes
-from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.rules.imaging_evidence import bone_assertions
-from cdshooks.clinical.rules.scenario import Params, earliest_per_kind
+from cdshooks.clinical.findings import CardValues, Finding
+from cdshooks.clinical.rules.imaging_evidence import STATUS_WORD, bone_assertions
+from cdshooks.clinical.rules.scenario import AND_MORE, SINCE, Params, day, earliest_per_kind
+from cdshooks.clinical.topics import ORDER_HOOKS, RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
 
-CORD = "spinal-cord-compression-mri-spine"
-CALCIUM = "hypercalcaemia-of-malignancy"
+MEASURED = phrase_key("measured", "what", "value")
+MEASURED_ON = phrase_key("measured-on", "what", "day")
+WITH_CONVERSION = phrase_key("with-conversion", "value", "converted")
+PAIN_AT = phrase_key("pain-at-site-since", "what", "site", "day")
+ON_IMAGING = phrase_key("mets-on-imaging", "study", "finding")
+ON_IMAGING_AT = phrase_key("mets-on-imaging-at", "study", "finding", "site")
+EPIDURAL_FINDING = phrase_key("finding-epidural-extension")
+BONE_FINDING = phrase_key("finding-bone-status", "status")
+CODED = phrase_key("mets-coded", "what", "day")
+METS_BRIEF = {(True, True): phrase_key("mets-known-vertebral"), (True, False): phrase_key("mets-known-bone"),
+              (False, True): phrase_key("mets-suspected-vertebral"), (False, False): phrase_key("mets-suspected-bone")}
+CALCIUM_KIND = {"calcium-ionised": phrase_key("calcium-ionised"), "calcium-corrected": phrase_key("calcium-corrected"),
+                "calcium": phrase_key("calcium-total")}
+ABOVE_LAB_RANGE = phrase_key("calcium-above-lab-range", "basis")
+ABOVE_IONISED_DEFAULT = phrase_key("calcium-above-ionised-default", "limit")
+ABOVE_CORRECTED_DEFAULT = phrase_key("calcium-above-corrected-default", "mmol", "mgdl")
+CORRECTED_FOR_ALBUMIN = phrase_key("calcium-corrected-for-albumin", "total", "albumin", "against")
+LAB_UPPER_LIMIT = phrase_key("lab-upper-limit")
+DEFAULT_LIMIT = phrase_key("calcium-default-limit", "mmol", "mgdl")
+ABOVE_LAB_RANGE_NO_ALBUMIN = phrase_key("calcium-above-lab-range-no-albumin", "basis")
+ABOVE_DEFAULT_NO_ALBUMIN = phrase_key("calcium-above-corrected-default-no-albumin", "mmol", "mgdl")
+RENAL_UNKNOWN = phrase_key("bisphosphonate-renal-unknown")
+RENAL_LATEST = phrase_key("bisphosphonate-renal-latest", "labs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _EmergencyValues(CardValues):
+    variant: Literal["chart", "order"]  # in the chart (patient-view) or next to an imaging draft
+    mets_evidence: Shown
+    mets_brief: Phrase
+    order: str | None = None  # order hooks: the imaging order being drafted
+
+
+@dataclass(frozen=True, kw_only=True)
+class CordValues(_EmergencyValues):
+    deficits: Listing
+    deficit_brief: Shown
+    pain: Listing
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalciumValues(_EmergencyValues):
+    calcium: Phrase
+    calcium_brief: Shown
+    calcium_how: Phrase
+    renal: Phrase
+
+
+CORD_TOPIC = Topic("spinal-cord-compression-mri-spine", CordValues, suggestions=("add-mri-whole-spine",))
+CALCIUM_TOPIC = Topic("hypercalcaemia-of-malignancy", CalciumValues)
+CORD = CORD_TOPIC.code
+CALCIUM = CALCIUM_TOPIC.code
 MGDL_PER_MMOLL = 4.008  # calcium: 1 mmol/L = 4.008 mg/dL (molar mass 40.08 g/mol)
 _SPINAL_SITE = re.compile(
     r"\b(spine|spinal|vertebra\w*|lumbar|thoracic|cervical|sacr\w*|[ctls]\d{1,2}(-[ctls]?\d{1,2})?)\b", re.IGNORECASE)
 _SUPERSEDING = {Status.NEGATIVE, Status.BENIGN}
 
 
-def _day(moment: datetime | None) -> str:
-    return moment.date().isoformat() if moment else "an unknown date"
-
-
-def _brief(labels: list[str], limit: int) -> str:
+def _brief(labels: list[str], limit: int) -> Shown:
     """The first label, and how many more, cut to `limit` characters (for one-line summaries)."""
     if not labels:
         return ""
     first = labels[0] if len(labels[0]) <= limit - 9 else labels[0][: limit - 10].rstrip() + "…"
-    return first + (f" (+{len(labels) - 1} more)" if len(labels) > 1 else "")
+    return AND_MORE(first=first, count=len(labels) - 1) if len(labels) > 1 else first
 
 
 # ------------------------------------------------------------------------------------ metastasis evidence
 @dataclass(frozen=True)
 class MetsEvidence:
-    label: str  # for the card detail
-    brief: str  # for the summary: "known vertebral metastases", "suspected bone metastases", ...
+    label: Shown  # for the card detail
+    brief: Phrase  # for the summary: "known vertebral metastases", "suspected bone metastases", ...
     vertebral: bool
     epidural: bool
+    known: bool = True
 
 
 def _spinal(assertion: Assertion) -> bool:
@@ -81,25 +131,25 @@ def imaging_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
                 continue
             vertebral = _spinal(assertion) or epidural
             known = assertion.status is Status.METASTATIC
-            where = f" ({assertion.site})" if assertion.site else ""
-            what = "epidural extension" if epidural else f"bone {assertion.status.value}"
-            brief = f"{'known' if known else 'suspected'} {'vertebral' if vertebral else 'bone'} metastases"
+            what = EPIDURAL_FINDING() if epidural else BONE_FINDING(status=STATUS_WORD[assertion.status]())
+            label = (ON_IMAGING_AT(study=result.label, finding=what, site=assertion.site) if assertion.site
+                     else ON_IMAGING(study=result.label, finding=what))
             rank = (0 if epidural else 1 if vertebral else 2) * 2 + (0 if known else 1)
-            found.append((rank, MetsEvidence(f"{result.label}: {what}{where}", brief, vertebral, epidural)))
+            found.append((rank, MetsEvidence(label, METS_BRIEF[known, vertebral](), vertebral, epidural, known)))
     return min(found, key=lambda rf: rf[0])[1] if found else None
 
 
 def bone_mets(facts: PatientFacts, params: Params) -> MetsEvidence | None:
     """Known (coded, or metastatic on imaging) or suspected bone metastases, spine first."""
     imaging = imaging_mets(facts, params)
-    if imaging is not None and (imaging.vertebral or imaging.brief.startswith("known")):
+    if imaging is not None and (imaging.vertebral or imaging.known):
         return imaging
     coded = [c for c in facts.bone_mets if c.onset is None or c.onset <= facts.now]
     if coded:
         first = coded[0]
         vertebral = any(c.site and _SPINAL_SITE.search(c.site) for c in coded)
-        return MetsEvidence(f"{first.label} (coded, since {_day(first.onset)})",
-                            "known vertebral metastases" if vertebral else "known bone metastases", vertebral, False)
+        return MetsEvidence(CODED(what=first.label, day=day(first.onset)), METS_BRIEF[True, vertebral](), vertebral,
+                            False)
     return imaging
 
 
@@ -132,29 +182,29 @@ def cord_compression(facts: PatientFacts, params: Params) -> CordPicture | None:
     return CordPicture(tuple(earliest_per_kind(tuple(deficits))), tuple(earliest_per_kind(tuple(pain))), mets, onset)
 
 
-def _cord_values(picture: CordPicture) -> dict[str, str]:
+def _cord_values(picture: CordPicture, variant: Literal["chart", "order"], order: str | None = None) -> CordValues:
     deficits = sorted(picture.deficits, key=lambda s: s.label)
-    return {
-        "deficits": "; ".join(f"{s.label} since {_day(s.onset)}" for s in deficits),
-        "deficit_brief": _brief([s.label.lower() for s in deficits], 36),
-        "pain": "; ".join(f"{s.label}{f' ({s.site})' if s.site else ''} since {_day(s.onset)}" for s in picture.pain),
-        "mets_evidence": picture.mets.label,
-        "mets_brief": picture.mets.brief,
-    }
+    return CordValues(
+        variant=variant, order=order,
+        deficits=Listing(tuple(SINCE(what=s.label, day=day(s.onset)) for s in deficits), "semicolon"),
+        deficit_brief=_brief([s.label.lower() for s in deficits], 36),
+        pain=Listing(tuple(PAIN_AT(what=s.label, site=s.site, day=day(s.onset)) if s.site
+                           else SINCE(what=s.label, day=day(s.onset)) for s in picture.pain), "semicolon"),
+        mets_evidence=picture.mets.label,
+        mets_brief=picture.mets.brief,
+    )
 
 
-def _imaging_drafts(facts: PatientFacts) -> list[str]:
-    return [o.ref for o in facts.orders if o.procedure_class is not None]
-
-
+@rule(RESULT_HOOKS, emits=(CORD_TOPIC,), rank=10)
 def cord_compression_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     picture = cord_compression(facts, params)
     if picture is None:
         return []
-    return [Finding(CORD, values={**_cord_values(picture), "variant": "chart"},
-                    suggestions=("add-mri-whole-spine",), recency=picture.onset)]
+    return [CORD_TOPIC.finding(_cord_values(picture, "chart"), suggestions=("add-mri-whole-spine",),
+                               recency=picture.onset)]
 
 
+@rule(ORDER_HOOKS, emits=(CORD_TOPIC,), rank=10)
 def cord_compression_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     """Next to any imaging order being drafted: the whole-spine MRI comes first (unless it is being ordered)."""
     drafts = [o for o in facts.orders if o.procedure_class is not None]
@@ -163,17 +213,17 @@ def cord_compression_at_order(facts: PatientFacts, params: Params) -> list[Findi
     picture = cord_compression(facts, params)
     if picture is None:
         return []
-    return [Finding(CORD, values={**_cord_values(picture), "variant": "order", "order": drafts[0].label},
-                    order_ids=tuple(o.ref for o in drafts), suggestions=("add-mri-whole-spine",),
-                    recency=picture.onset)]
+    return [CORD_TOPIC.finding(_cord_values(picture, "order", drafts[0].label), orders=drafts,
+                               suggestions=("add-mri-whole-spine",), recency=picture.onset)]
 
 
 # ------------------------------------------------------------------------------------ R26 hypercalcaemia
 @dataclass(frozen=True)
 class CalciumReading:
     lab: LabResult
-    shown: str  # "corrected calcium 2.85 mmol/L (11.4 mg/dL)"
-    how: str  # why it counts as high, for the detail
+    shown: Phrase  # "corrected calcium 2.85 mmol/L (11.4 mg/dL)"
+    how: Phrase  # why it counts as high, for the detail
+    brief: Phrase  # "corrected calcium 2.85 mmol/L"
 
 
 def _unit(lab: LabResult) -> str:
@@ -201,20 +251,34 @@ def _albumin_gdl(lab: LabResult) -> float | None:
     return None
 
 
-def _fmt(mgdl: float, molar: bool) -> str:
-    mmol = mgdl / MGDL_PER_MMOLL
-    return f"{mmol:.2f} mmol/L ({mgdl:.1f} mg/dL)" if molar else f"{mgdl:.1f} mg/dL ({mmol:.2f} mmol/L)"
+def _fmt(mgdl: float, molar: bool) -> tuple[str, str]:
+    """The value in the unit reported, and converted to the other unit."""
+    mmol, mg = f"{mgdl / MGDL_PER_MMOLL:.2f} mmol/L", f"{mgdl:.1f} mg/dL"
+    return (mmol, mg) if molar else (mg, mmol)
+
+
+def _measured(lab: LabResult, kind: str) -> Phrase:
+    what = CALCIUM_KIND[kind]()
+    return MEASURED(what=what, value=f"{lab.value:g} {lab.unit}") if lab.value is not None else what
+
+
+def _reading(lab: LabResult, how: Phrase, kind: str | None = None) -> CalciumReading:
+    shown = _measured(lab, kind or lab.kind)
+    return CalciumReading(lab, shown, how, shown)
+
+
+def _default_limit(params: Params) -> dict[str, str]:
+    return {"mmol": f"{params['P_CALCIUM_CORRECTED_ULN_MMOLL']:g}",
+            "mgdl": f"{params['P_CALCIUM_CORRECTED_ULN_MGDL']:g}"}
 
 
 def _ionised(lab: LabResult, params: Params) -> CalciumReading | None:
     value = _calcium_mgdl(lab.value, _unit(lab))
     mmol = value / MGDL_PER_MMOLL if value is not None else None
-    shown = f"ionised calcium {lab.value:g} {lab.unit}" if lab.value is not None else "ionised calcium"
     if lab.flag == "high":
-        return CalciumReading(lab, shown, f"above the laboratory's range ({lab.basis})")
+        return _reading(lab, ABOVE_LAB_RANGE(basis=lab.basis))
     if lab.flag is None and mmol is not None and mmol > params["P_CALCIUM_IONISED_ULN_MMOLL"]:
-        return CalciumReading(lab, shown, f"above {params['P_CALCIUM_IONISED_ULN_MMOLL']:g} mmol/L (no laboratory "
-                                          "range sent; design default)")
+        return _reading(lab, ABOVE_IONISED_DEFAULT(limit=f"{params['P_CALCIUM_IONISED_ULN_MMOLL']:g}"))
     return None
 
 
@@ -227,11 +291,10 @@ def _corrected_default(mgdl: float, molar: bool, params: Params) -> bool:
 def _reported_corrected(lab: LabResult, params: Params) -> CalciumReading | None:
     unit = _unit(lab)
     value = _calcium_mgdl(lab.value, unit)
-    shown = f"corrected calcium {lab.value:g} {lab.unit}" if lab.value is not None else "corrected calcium"
     if lab.flag == "high":
-        return CalciumReading(lab, shown, f"above the laboratory's range ({lab.basis})")
+        return _reading(lab, ABOVE_LAB_RANGE(basis=lab.basis))
     if lab.flag is None and value is not None and _corrected_default(value, unit.startswith("mmol"), params):
-        return CalciumReading(lab, shown, "above 2.6 mmol/L (10.5 mg/dL), the limit used without a laboratory range")
+        return _reading(lab, ABOVE_CORRECTED_DEFAULT(**_default_limit(params)))
     return None
 
 
@@ -243,7 +306,7 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
     albumins = [a for a in facts.labs if a.kind == "albumin" and a.when is not None and lab.when is not None
                 and abs((a.when.date() - lab.when.date()).days) <= pairing and _albumin_gdl(a) is not None]
     albumin = max(albumins, key=lambda a: known_date(a.when)) if albumins else None
-    shown_total = f"calcium {lab.value:g} {lab.unit}" if lab.value is not None else "calcium"
+    shown_total = _measured(lab, "calcium")
     if albumin is not None and value is not None:
         albumin_gdl = _albumin_gdl(albumin) or 0.0
         corrected = value + 0.8 * (4.0 - albumin_gdl)
@@ -251,16 +314,16 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
         high = corrected > limit if limit is not None else _corrected_default(corrected, molar, params)
         if not high:
             return None
-        against = "the laboratory's upper limit" if limit is not None else "2.6 mmol/L (10.5 mg/dL)"
-        return CalciumReading(lab, f"corrected calcium {_fmt(corrected, molar)}",
-                              f"{shown_total} with albumin {albumin.value:g} {albumin.unit}: corrected for albumin it "
-                              f"is above {against}")
+        against = LAB_UPPER_LIMIT() if limit is not None else DEFAULT_LIMIT(**_default_limit(params))
+        primary, converted = _fmt(corrected, molar)
+        kind = CALCIUM_KIND["calcium-corrected"]()
+        how = CORRECTED_FOR_ALBUMIN(total=shown_total, albumin=f"{albumin.value:g} {albumin.unit}", against=against)
+        return CalciumReading(lab, MEASURED(what=kind, value=WITH_CONVERSION(value=primary, converted=converted)),
+                              how, MEASURED(what=kind, value=primary))
     if lab.flag == "high":
-        return CalciumReading(lab, shown_total, f"above the laboratory's range ({lab.basis}); no albumin on record "
-                                                "within days to correct it")
+        return _reading(lab, ABOVE_LAB_RANGE_NO_ALBUMIN(basis=lab.basis), "calcium")
     if lab.flag is None and value is not None and _corrected_default(value, molar, params):
-        return CalciumReading(lab, shown_total, "above 2.6 mmol/L (10.5 mg/dL), the limit used without a laboratory "
-                                                "range; no albumin on record within days to correct it")
+        return _reading(lab, ABOVE_DEFAULT_NO_ALBUMIN(**_default_limit(params)), "calcium")
     return None
 
 
@@ -282,12 +345,12 @@ def high_calcium(facts: PatientFacts, params: Params) -> CalciumReading | None:
     return _total(facts, chosen, params)
 
 
-def _renal(facts: PatientFacts, params: Params) -> str:
+def _renal(facts: PatientFacts, params: Params) -> Phrase:
     window = params["P_EGFR_LOOKBACK_DAYS"]
     found = [lab.label for kind in ("egfr", "creatinine") if (lab := facts.latest_lab(kind, window))]
     if not found:
-        return "No recent eGFR or creatinine on record: check renal function before a bisphosphonate."
-    return f"Latest renal function: {'; '.join(found)}. Dose zoledronic acid by creatinine clearance."
+        return RENAL_UNKNOWN()
+    return RENAL_LATEST(labs=Listing(tuple(found), "semicolon"))
 
 
 def _treated_since(facts: PatientFacts, since: datetime | None) -> bool:
@@ -307,29 +370,31 @@ def hypercalcaemia(facts: PatientFacts, params: Params) -> tuple[CalciumReading,
     return (reading, mets) if mets is not None else None
 
 
-def _calcium_values(facts: PatientFacts, params: Params, reading: CalciumReading, mets: MetsEvidence) -> dict[str, str]:
-    return {"calcium": f"{reading.shown} on {_day(reading.lab.when)}", "calcium_brief": reading.shown.split(" (")[0],
-            "calcium_how": reading.how, "mets_evidence": mets.label, "mets_brief": mets.brief,
-            "renal": _renal(facts, params)}
+def _calcium_values(facts: PatientFacts, params: Params, reading: CalciumReading, mets: MetsEvidence,
+                    variant: Literal["chart", "order"], order: str | None = None) -> CalciumValues:
+    return CalciumValues(variant=variant, order=order,
+                         calcium=MEASURED_ON(what=reading.shown, day=day(reading.lab.when)),
+                         calcium_brief=reading.brief, calcium_how=reading.how, mets_evidence=mets.label,
+                         mets_brief=mets.brief, renal=_renal(facts, params))
 
 
+@rule(RESULT_HOOKS, emits=(CALCIUM_TOPIC,), rank=11)
 def hypercalcaemia_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     found = hypercalcaemia(facts, params)
     if found is None:
         return []
     reading, mets = found
-    return [Finding(CALCIUM, values={**_calcium_values(facts, params, reading, mets), "variant": "chart"},
-                    recency=reading.lab.when)]
+    return [CALCIUM_TOPIC.finding(_calcium_values(facts, params, reading, mets, "chart"), recency=reading.lab.when)]
 
 
+@rule(ORDER_HOOKS, emits=(CALCIUM_TOPIC,), rank=11)
 def hypercalcaemia_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
-    drafts = _imaging_drafts(facts)
+    drafts = [o for o in facts.orders if o.procedure_class is not None]
     if not drafts:
         return []
     found = hypercalcaemia(facts, params)
     if found is None:
         return []
     reading, mets = found
-    label = next(o.label for o in facts.orders if o.procedure_class is not None)
-    return [Finding(CALCIUM, values={**_calcium_values(facts, params, reading, mets), "variant": "order",
-                                     "order": label}, order_ids=tuple(drafts), recency=reading.lab.when)]
+    return [CALCIUM_TOPIC.finding(_calcium_values(facts, params, reading, mets, "order", drafts[0].label),
+                                  orders=drafts, recency=reading.lab.when)]

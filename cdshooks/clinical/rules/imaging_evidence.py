@@ -25,7 +25,10 @@ from cdshooks.clinical.evidence import (
 )
 from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.report_reading import Change, LesionCharacter
+from cdshooks.clinical.wording import phrase_key
 
+# how a card names the status of an assertion ("read as {status}")
+STATUS_WORD = {status: phrase_key(f"status-{status.value}") for status in Status}
 POSITIVE = frozenset({Status.METASTATIC, Status.SUSPICIOUS})
 WORSENING = frozenset({Change.INCREASED_UPTAKE, Change.NEW_FOCI, Change.PROGRESSION})
 # on CT/MRI/PET a new or growing lesion is MDA progression (seed 003); new sclerosis can be healing (MDA PR:

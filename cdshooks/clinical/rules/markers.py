@@ -4,11 +4,34 @@ metastasis (R16).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from cdshooks.clinical.facts import BODY_SURVEYS, PatientFacts
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.rules.scenario import Params
+from cdshooks.clinical.topics import RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Phrase, phrase_key
+
+NEVER_TESTED = phrase_key("never-on-record")
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlpValues(CardValues):
+    alp: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceptorValues(CardValues):
+    metastasis_date: datetime
+    last_receptor_date: datetime | Phrase
+
+
+ALP = Topic("elevated-alp-workup", AlpValues, suggestions=("add-bone-scan",))
+RECEPTORS = Topic("receptor-retest-biopsy", ReceptorValues)
+
+
+@rule(RESULT_HOOKS, emits=(ALP,), rank=20)
 def elevated_alp(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -18,10 +41,10 @@ def elevated_alp(facts: PatientFacts, params: Params) -> list[Finding]:
     recent = params["P_RECENT_STAGING_DAYS"]
     if any(i.procedure_class in BODY_SURVEYS and facts.within(i.when, recent) for i in facts.imaging):
         return []
-    return [Finding(topic="elevated-alp-workup", values={"alp": alp.label}, suggestions=("add-bone-scan",),
-                    recency=alp.when)]
+    return [ALP.finding(AlpValues(alp=alp.label), suggestions=("add-bone-scan",), recency=alp.when)]
 
 
+@rule(RESULT_HOOKS, emits=(RECEPTORS,), rank=21)
 def receptor_retest(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -36,6 +59,5 @@ def receptor_retest(facts: PatientFacts, params: Params) -> list[Finding]:
     if any(b >= first for b in facts.biopsies):
         return []
     tested = [r.when for r in facts.receptors if r.when is not None]
-    last = max(tested).date().isoformat() if tested else "never on record"
-    return [Finding(topic="receptor-retest-biopsy", values={"metastasis_date": first, "last_receptor_date": last},
-                    recency=first)]
+    last = max(tested) if tested else NEVER_TESTED()
+    return [RECEPTORS.finding(ReceptorValues(metastasis_date=first, last_receptor_date=last), recency=first)]

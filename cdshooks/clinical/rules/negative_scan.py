@@ -6,14 +6,58 @@ demineralised bone (R18).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Status
 from cdshooks.clinical.facts import CT_CAP_IV, FDG_PETCT, ImagingResult, PatientFacts
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.rules.imaging_evidence import bone_status, is_negative_bone_scan, negative_for_bone_metastasis
-from cdshooks.clinical.rules.scenario import Params, renal_impairment, suspicion
+from cdshooks.clinical.rules.scenario import SINCE, Params, renal_impairment, suspicion
+from cdshooks.clinical.topics import RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
+
+RECORDED = phrase_key("recorded", "what", "day")
+PAINFUL_SITE = phrase_key("painful-site")
+FOCUS_SITE_NOT_STATED = phrase_key("focus-site-not-stated")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersistentPainValues(CardValues):
+    bone_scan: str
+    pain: Phrase
+    site: Shown
+    mri_procedure: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisceralValues(CardValues):
+    bone_scan: str
+    visceral_evidence: Listing
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndeterminateValues(CardValues):
+    variant: Literal["cross-sectional"] | None = None
+    bone_scan: str
+    site: Shown
+    study: str | None = None  # cross-sectional: the CT/MRI/PET with the indeterminate bone finding
+    finding_status: Phrase | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OsteopeniaValues(CardValues):
+    ct_study: str
+    suspicion: Listing
+
+
+PERSISTENT_PAIN = Topic("negative-bone-scan-persistent-pain-mri", PersistentPainValues, suggestions=("add-mri-site",))
+VISCERAL = Topic("negative-bone-scan-visceral-suspicion-ct", VisceralValues,
+                 suggestions=("add-ct-cap-iv", "add-fdg-petct"))
+INDETERMINATE = Topic("indeterminate-focus-correlative-imaging", IndeterminateValues)
+OSTEOPENIA = Topic("osteopenia-ct-sensitivity", OsteopeniaValues, suggestions=("add-bone-scan", "add-fdg-petct"))
 
 SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoracic"),
                  ("cervical", "MRI_SPINE:cervical"), ("spine|back|vertebr|sacr", "MRI_SPINE"))
@@ -40,6 +84,7 @@ def _mri_procedure(site: str | None) -> str | None:
     return None
 
 
+@rule(RESULT_HOOKS, emits=(PERSISTENT_PAIN,), rank=16)
 def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
     if facts.breast_cancer is None or scan is None or not is_negative_bone_scan(scan) or scan.when is None:
@@ -52,15 +97,15 @@ def persistent_pain_after_negative_scan(facts: PatientFacts, params: Params) -> 
     if not pain or _since(facts, scan, {"MR"}):
         return []
     symptom = max(pain, key=lambda s: known_date(s.onset))
-    site = symptom.site or "painful site"
     procedure = _mri_procedure(symptom.site)
-    values = {"bone_scan": scan.label,
-              "pain": f"{symptom.label} recorded {known_date(symptom.onset).date().isoformat()}",
-              "site": site, "mri_procedure": procedure or "MRI_SPINE"}
-    return [Finding(topic="negative-bone-scan-persistent-pain-mri", values=values,
-                    suggestions=("add-mri-site",) if procedure else (), recency=symptom.onset)]
+    values = PersistentPainValues(bone_scan=scan.label,
+                                  pain=RECORDED(what=symptom.label, day=known_date(symptom.onset)),
+                                  site=symptom.site or PAINFUL_SITE(), mri_procedure=procedure or "MRI_SPINE")
+    return [PERSISTENT_PAIN.finding(values, suggestions=("add-mri-site",) if procedure else (),
+                                    recency=symptom.onset)]
 
 
+@rule(RESULT_HOOKS, emits=(VISCERAL,), rank=17)
 def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
     if facts.breast_cancer is None or scan is None or not is_negative_bone_scan(scan):
@@ -71,16 +116,15 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
     # with the kidneys at risk FDG-PET/CT is offered; the card's `renal` wording is chosen where findings become
     # cards (the engine marks the finding's contrast risk from the same renal evidence)
     suggestions = ("add-fdg-petct",) if renal_impairment(facts, params) is not None else ("add-ct-cap-iv",)
-    return [Finding(topic="negative-bone-scan-visceral-suspicion-ct",
-                    values={"bone_scan": scan.label, "visceral_evidence": found.visceral_evidence(),
-                            "visceral_brief": found.visceral_brief()},
-                    suggestions=suggestions, recency=scan.when)]
+    return [VISCERAL.finding(VisceralValues(bone_scan=scan.label, visceral_evidence=found.visceral_evidence()),
+                             suggestions=suggestions, recency=scan.when)]
 
 
 def _several_sites(site: str | None) -> bool:
     return site is not None and bool(re.search(r",|;|\band\b", site))
 
 
+@rule(RESULT_HOOKS, emits=(INDETERMINATE,), rank=18)
 def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
     scan = _latest_bone_scan(facts)
     if facts.breast_cancer is None or scan is None:
@@ -98,11 +142,12 @@ def indeterminate_focus(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     if _since(facts, scan, {"XR", "CR", "DX", "CT", "MR"}):
         return []
-    return [Finding(topic="indeterminate-focus-correlative-imaging",
-                    values={"bone_scan": scan.label, "site": scan.site or "focus (site not stated)"},
-                    recency=scan.when)]
+    return [INDETERMINATE.finding(IndeterminateValues(bone_scan=scan.label,
+                                                      site=scan.site or FOCUS_SITE_NOT_STATED()),
+                                  recency=scan.when)]
 
 
+@rule(RESULT_HOOKS, emits=(OSTEOPENIA,), rank=19)
 def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -116,10 +161,10 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
     pain = facts.recent_symptoms({"bone-pain"}, window)
     alp = facts.latest_lab("alp", window)
-    reasons = [f"{s.label} since {s.onset.date().isoformat()}" for s in pain if s.onset]
+    reasons: list[Shown] = [SINCE(what=s.label, day=s.onset) for s in pain if s.onset]
     if alp is not None and alp.flag == "high":
         reasons.append(alp.label)
     if not reasons or _since(facts, ct, {"NM", "MR", "PT"}):
         return []
-    return [Finding(topic="osteopenia-ct-sensitivity", values={"ct_study": ct.label, "suspicion": "; ".join(reasons)},
-                    suggestions=("add-bone-scan", "add-fdg-petct"), recency=ct.when)]
+    return [OSTEOPENIA.finding(OsteopeniaValues(ct_study=ct.label, suspicion=Listing(tuple(reasons), "semicolon")),
+                               suggestions=("add-bone-scan", "add-fdg-petct"), recency=ct.when)]

@@ -12,8 +12,14 @@ from itertools import pairwise
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
+from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
 
 Params = Mapping[str, float]
+
+SINCE = phrase_key("since", "what", "day")
+UNKNOWN_DATE = phrase_key("unknown-date")
+NONE_RECORDED = phrase_key("none-recorded")
+AND_MORE = phrase_key("and-more", "first", "count")
 
 SYSTEMIC = ("chemotherapy", "her2", "endocrine", "cdk46")
 LFT_KINDS = ("alt", "ast", "bilirubin")
@@ -38,21 +44,26 @@ class Suspicion:
     def visceral(self) -> bool:
         return bool(self.visceral_symptoms or self.abnormal_lfts)
 
-    def describe(self) -> str:
-        parts = [f"{s.label} since {_day(s.onset)}" for s in earliest_per_kind(
+    def describe(self) -> Listing | Phrase:
+        parts: list[Shown] = [since(s) for s in earliest_per_kind(
             (*self.bone_pain, *self.weight_loss, *self.visceral_symptoms))]
         parts += [x for x in (self.high_alp, *self.abnormal_lfts) if x]
-        return "; ".join(parts) if parts else "none recorded"
+        return Listing(tuple(parts), "semicolon") if parts else NONE_RECORDED()
 
-    def visceral_brief(self) -> str:
-        """The first visceral finding, and how many more: short enough for a one-line summary."""
-        parts = self.visceral_evidence().split("; ")
-        return parts[0] + (f" (+{len(parts) - 1} more)" if len(parts) > 1 else "")
+    def visceral_evidence(self) -> Listing:
+        return Listing(tuple(self._visceral_parts()), "semicolon")
 
-    def visceral_evidence(self) -> str:
-        parts = [*self.abnormal_lfts,
-                 *(f"{s.label} since {_day(s.onset)}" for s in earliest_per_kind(self.visceral_symptoms))]
-        return "; ".join(parts)
+    def _visceral_parts(self) -> list[Shown]:
+        return [*self.abnormal_lfts, *(since(s) for s in earliest_per_kind(self.visceral_symptoms))]
+
+
+def since(symptom: Symptom) -> Phrase:
+    """"<symptom> since <date>" in the phrase book's words."""
+    return SINCE(what=symptom.label, day=day(symptom.onset))
+
+
+def day(moment: datetime | None) -> Shown:
+    return moment if moment else UNKNOWN_DATE()
 
 
 def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
@@ -61,10 +72,6 @@ def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
     for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or datetime.max.replace(tzinfo=UTC))):
         first.setdefault(symptom.kind, symptom)
     return list(first.values())
-
-
-def _day(moment: datetime | None) -> str:
-    return moment.date().isoformat() if moment else "an unknown date"
 
 
 def suspicion(facts: PatientFacts, params: Params) -> Suspicion:

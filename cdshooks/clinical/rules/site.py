@@ -8,13 +8,46 @@ CNS symptom and the cord picture is present, the weakness is the cord's, and onl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from cdshooks.clinical.facts import BODY_SURVEYS, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEYS, PatientFacts, Symptom
-from cdshooks.clinical.findings import Finding
+from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.rules.appropriateness import drafted, imaging_orders, recently_imaged
 from cdshooks.clinical.rules.emergencies import cord_compression
-from cdshooks.clinical.rules.scenario import Params, cns_symptoms, earliest_per_kind, scenario_applies, suspicion
+from cdshooks.clinical.rules.scenario import (
+    SINCE,
+    Params,
+    cns_symptoms,
+    day,
+    earliest_per_kind,
+    scenario_applies,
+    suspicion,
+)
+from cdshooks.clinical.topics import ORDER_HOOKS, RESULT_HOOKS, Topic, rule
+from cdshooks.clinical.wording import Listing, phrase_key
 
 
+@dataclass(frozen=True, kw_only=True)
+class VisceralOrderValues(CardValues):
+    order: str
+    visceral_evidence: Listing
+
+
+@dataclass(frozen=True, kw_only=True)
+class CnsValues(CardValues):
+    variant: Literal["chart", "order"]
+    symptoms: Listing
+    symptom_names: Listing
+    order: str | None = None  # order hooks: the survey being drafted
+
+
+VISCERAL_ALONE = Topic("visceral-suspicion-bone-scan-alone", VisceralOrderValues,
+                       suggestions=("add-ct-cap-iv", "replace-fdg-petct"))
+CNS = Topic("cns-symptoms-mri-brain", CnsValues, suggestions=("add-mri-brain", "add-mri-spine"))
+
+
+@rule(ORDER_HOOKS, emits=(VISCERAL_ALONE,), rank=14)
 def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> list[Finding]:
     if not scenario_applies(facts, params):
         return []
@@ -24,24 +57,22 @@ def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> l
         return []
     if drafted(facts, VISCERAL_SURVEYS) or recently_imaged(facts, VISCERAL_SURVEYS, params["P_RECENT_STAGING_DAYS"]):
         return []
-    return [Finding(topic="visceral-suspicion-bone-scan-alone",
-                    values={"order": scans[0].label, "visceral_evidence": found.visceral_evidence(),
-                            "visceral_brief": found.visceral_brief()},
-                    order_ids=tuple(o.ref for o in scans),
-                    suggestions=("add-ct-cap-iv", "replace-fdg-petct"))]
+    values = VisceralOrderValues(order=scans[0].label, visceral_evidence=found.visceral_evidence())
+    return [VISCERAL_ALONE.finding(values,
+                                   orders=scans, suggestions=("add-ct-cap-iv", "replace-fdg-petct"))]
 
 
 # the one-line summary names the kind of each symptom (bounded), the detail names each record with its date
-SYMPTOM_NAMES = {"seizure": "seizure", "weakness": "focal weakness", "headache": "headache",
-                 "visual": "visual deficit", "speech": "speech deficit"}
+SYMPTOM_NAMES = {kind: phrase_key(f"symptom-{kind}")
+                 for kind in ("seizure", "weakness", "headache", "visual", "speech")}
 
 
-def _describe(symptoms: list[Symptom]) -> dict[str, str]:
+def _describe(symptoms: list[Symptom], variant: Literal["chart", "order"], order: str | None = None) -> CnsValues:
     """`symptoms` with their onset dates (for the detail) and `symptom_names` (for the one-line summary)."""
     first = earliest_per_kind(tuple(symptoms))
-    return {"symptoms": "; ".join(f"{s.label} since {s.onset.date().isoformat() if s.onset else 'an unknown date'}"
-                                  for s in first),
-            "symptom_names": ", ".join(dict.fromkeys(SYMPTOM_NAMES.get(s.kind, s.kind) for s in first))}
+    names = dict.fromkeys(SYMPTOM_NAMES[s.kind]() if s.kind in SYMPTOM_NAMES else s.kind for s in first)
+    return CnsValues(variant=variant, order=order, symptom_names=Listing(tuple(names)),
+                     symptoms=Listing(tuple(SINCE(what=s.label, day=day(s.onset)) for s in first), "semicolon"))
 
 
 def _spine_suggestion(symptoms: list[Symptom], facts: PatientFacts) -> bool:
@@ -72,6 +103,7 @@ def brain_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
     return symptoms
 
 
+@rule(ORDER_HOOKS, emits=(CNS,), rank=12)
 def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -80,11 +112,10 @@ def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}) or _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
-    return [Finding(topic="cns-symptoms-mri-brain",
-                    values={**_describe(symptoms), "variant": "order", "order": surveys[0].label},
-                    order_ids=tuple(o.ref for o in surveys), suggestions=suggestions)]
+    return [CNS.finding(_describe(symptoms, "order", surveys[0].label), orders=surveys, suggestions=suggestions)]
 
 
+@rule(RESULT_HOOKS, emits=(CNS,), rank=15)
 def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
@@ -95,5 +126,4 @@ def cns_symptoms_in_chart(facts: PatientFacts, params: Params) -> list[Finding]:
     if _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
-    return [Finding(topic="cns-symptoms-mri-brain", values={**_describe(symptoms), "variant": "chart"},
-                    suggestions=suggestions, recency=onset)]
+    return [CNS.finding(_describe(symptoms, "chart"), suggestions=suggestions, recency=onset)]
