@@ -6,6 +6,7 @@ import atexit
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import requests
 from flask import Flask, Response, request
@@ -20,9 +21,13 @@ from cdshooks.catalog.orders import procedure_orders
 from cdshooks.catalog.render import CardRenderer
 from cdshooks.catalog.safety import ContrastPolicy
 from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
+from cdshooks.clinical.topics import registry as topic_registry
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
 from cdshooks.fhir.client import new_session
+from cdshooks.governance.delivery import silent_topics
+from cdshooks.governance.knowledge_version import knowledge_version
+from cdshooks.governance.repeats import RepeatGuard
 from cdshooks.http import analytics, auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
 from cdshooks.runtime import Clock, Runtime, system_clock
@@ -41,7 +46,8 @@ def create_app(
 ) -> Flask:
     """Build the service. `settings` default to the `CDSHOOKS_*` environment; `clock` to UTC now.
 
-    Raises `ClientsError` when `CDSHOOKS_CLIENTS_FILE` (or a JWK set file it names) cannot be used.
+    Raises `ClientsError` when `CDSHOOKS_CLIENTS_FILE` (or a JWK set file it names) cannot be used, and
+    `SettingsError` when CDSHOOKS_SILENT_TOPICS names a topic no rule emits.
     """
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
@@ -60,6 +66,8 @@ def create_app(
     knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
     cards = load_cards(settings.knowledge_dir) if settings.knowledge_dir else default_cards()
     orders = procedure_orders(knowledge)
+    silent = silent_topics(settings.silent_topics, cards.catalog, topic_registry().topics)
+    repeats = RepeatGuard(store, timedelta(days=settings.repeat_window_days)) if settings.repeat_window_days else None
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,
@@ -72,6 +80,9 @@ def create_app(
                             contrast=ContrastPolicy(knowledge, orders, cards.contrast)),
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
+        knowledge_version=knowledge_version(settings.knowledge_dir or None),
+        silent_topics=silent,
+        repeats=repeats,
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

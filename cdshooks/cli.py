@@ -83,11 +83,16 @@ def _knowledge_or_exit(settings: Settings) -> None:
     from cdshooks.catalog.check import load_cards
     from cdshooks.catalog.loader import CatalogError
     from cdshooks.clinical.knowledge import KnowledgeError, load_knowledge
+    from cdshooks.clinical.topics import registry
+    from cdshooks.governance.delivery import silent_topics
+    from cdshooks.governance.knowledge_version import read_version
 
     try:
         load_knowledge(settings.knowledge_dir or None)
-        load_cards(settings.knowledge_dir or None)
-    except (KnowledgeError, CatalogError) as exc:
+        cards = load_cards(settings.knowledge_dir or None)
+        read_version(settings.knowledge_dir or None)
+        silent_topics(settings.silent_topics, cards.catalog, registry().topics)
+    except (KnowledgeError, CatalogError, SettingsError) as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
 
@@ -310,14 +315,19 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
               help="Write the knowledge book as one self-contained HTML page ('-': standard output).")
 @click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write the knowledge book as Markdown ('-': standard output).")
-def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
+@click.option("--version", "show_version", is_flag=True,
+              help="Print the knowledge version and content hash every card and rating carries, and exit.")
+def knowledge_book(html_file: Path | None, markdown_file: Path | None, show_version: bool) -> None:
     """Render the clinical knowledge (shipped, or overridden by CDSHOOKS_KNOWLEDGE_DIR) as a book a clinician
     can review and sign: card topics, rules, parameters, ACR table, value sets. SOURCE_DATE_EPOCH, when set,
     fixes the date printed in it."""
     from cdshooks.knowledge_book import BookError, write_book
 
+    if show_version:
+        _print_knowledge_version(_settings_or_exit().knowledge_dir or None)
+        return
     if html_file is None and markdown_file is None:
-        raise click.UsageError("give --html FILE and/or --markdown FILE")
+        raise click.UsageError("give --html FILE and/or --markdown FILE (or --version)")
     if str(html_file) == "-" and str(markdown_file) == "-":
         raise click.UsageError("only one of --html and --markdown can write to standard output")
     try:
@@ -325,6 +335,22 @@ def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
     except BookError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def _print_knowledge_version(knowledge_dir: str | None) -> None:
+    """`knowledge <version>` and `sha256 <hash>` (what every card's `org.bonemets-cds.knowledge` extension says)."""
+    from cdshooks.catalog.loader import CatalogError
+    from cdshooks.clinical.knowledge import KnowledgeError
+    from cdshooks.governance.knowledge_version import knowledge_version
+
+    try:
+        version = knowledge_version(knowledge_dir)
+    except (KnowledgeError, CatalogError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"knowledge {version.version}\nsha256 {version.hash}")
+    if knowledge_dir:
+        click.echo(f"override {knowledge_dir}")
 
 
 from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists

@@ -53,7 +53,8 @@ def _aware(moment: datetime) -> datetime:
 
 def build_report(engine: Engine, since: datetime | None = None, now: datetime | None = None,
                  threshold: float = DEFAULT_FATIGUE_THRESHOLD, min_shown: int = DEFAULT_MIN_SHOWN) -> Report:
-    cards_query = select(issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.issued_at)
+    cards_query = (select(issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.issued_at)
+                   .where(issued_cards.c.delivery == "shown"))  # silent and suppressed cards: governance sections
     if since is not None:
         cards_query = cards_query.where(issued_cards.c.issued_at >= since)
     with engine.connect() as conn:

@@ -1,10 +1,12 @@
 """The card catalog: one YAML file per topic in the top-level `cards/` folder (shipped in the package).
 
 An entry holds everything a clinician reads — indicator, summary and detail templates, source, links,
-suggestions, override reasons — and the evidence it rests on. Templates use `{name}` placeholders filled
-from a finding's typed values (cdshooks.clinical.topics). Loading validates every entry against a schema
-(unknown keys refused), so a broken catalog stops start-up with a message naming the file and the key, never
-a hook call. A site may replace whole card files with same-named files in `<CDSHOOKS_KNOWLEDGE_DIR>/cards/`.
+suggestions, override reasons — the evidence it rests on, and its delivery `mode` (`live`, the default, or
+`silent`: evaluated and recorded, never sent; cdshooks.governance.delivery). Templates use `{name}`
+placeholders filled from a finding's typed values (cdshooks.clinical.topics). Loading validates every entry
+against a schema (unknown keys refused), so a broken catalog stops start-up with a message naming the file and
+the key, never a hook call. A site may replace whole card files with same-named files in
+`<CDSHOOKS_KNOWLEDGE_DIR>/cards/`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class CardFile(_Strict):
     evidence: tuple[Text, ...] = Field(min_length=1)
     variants: dict[str, Variant] = Field(default_factory=dict)
     example_values: dict[str, Any]
+    mode: Literal["live", "silent"] = "live"  # silent: evaluated and recorded as "would have shown", never sent
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class CardSpec:
     variants: Mapping[str, Variant]
     example_values: Mapping[str, Any]
     path: str
+    mode: str = "live"
 
     def templates(self) -> list[str]:
         out = [self.summary, self.detail]
@@ -165,7 +169,8 @@ def _parse(data: Any, where: str) -> CardSpec:
         topic=card.topic, title=card.title, indicator=card.indicator, summary=card.summary, detail=card.detail,
         source_label=card.source.label, source_url=card.source.url, links=card.links, suggestions=suggestions,
         selection_behavior=card.selection_behavior, override_reasons=card.override_reasons,
-        evidence=card.evidence, variants=card.variants, example_values=card.example_values, path=where)
+        evidence=card.evidence, variants=card.variants, example_values=card.example_values, path=where,
+        mode=card.mode)
 
 
 def catalog_dir() -> Path:
