@@ -16,17 +16,10 @@ from cdshooks import logs
 from cdshooks.auth.clients import ClientRegistry, load_clients
 from cdshooks.auth.jwks import KeyStore
 from cdshooks.auth.jwt_check import JwtVerifier
-from cdshooks.catalog.check import default_cards, load_cards
-from cdshooks.catalog.orders import procedure_orders
-from cdshooks.catalog.render import CardRenderer
-from cdshooks.catalog.safety import ContrastPolicy
-from cdshooks.clinical.knowledge import default_knowledge, load_knowledge
-from cdshooks.clinical.topics import registry as topic_registry
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
 from cdshooks.fhir.client import new_session
-from cdshooks.governance.delivery import silent_topics
-from cdshooks.governance.knowledge_version import knowledge_version
+from cdshooks.governance.knowledge_set import load_knowledge_set
 from cdshooks.governance.repeats import RepeatGuard
 from cdshooks.http import analytics, auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
@@ -63,10 +56,7 @@ def create_app(
     except BaseException:
         store.close()
         raise
-    knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
-    cards = load_cards(settings.knowledge_dir) if settings.knowledge_dir else default_cards()
-    orders = procedure_orders(knowledge)
-    silent = silent_topics(settings.silent_topics, cards.catalog, topic_registry().topics)
+    loaded = load_knowledge_set(settings.knowledge_dir or None)
     repeats = RepeatGuard(store, timedelta(days=settings.repeat_window_days)) if settings.repeat_window_days else None
     rt = Runtime(
         settings=settings,
@@ -75,13 +65,12 @@ def create_app(
         session=session or new_session(pool_size=settings.fhir_concurrency * 4),
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
-        knowledge=knowledge,
-        render=CardRenderer(cards.catalog, orders, cards.phrases,
-                            contrast=ContrastPolicy(knowledge, orders, cards.contrast)),
+        knowledge=loaded.knowledge,
+        render=loaded.render,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
-        knowledge_version=knowledge_version(settings.knowledge_dir or None),
-        silent_topics=silent,
+        knowledge_version=loaded.version,
+        silent_topics=loaded.silent(settings.silent_topics),
         repeats=repeats,
     )
     app = Flask(__name__)

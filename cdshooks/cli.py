@@ -1,4 +1,4 @@
-"""`cdshooks` command line: serve | replay | check-config | check-service."""
+"""`cdshooks` command line: serve | replay | check-config | check-service | report | knowledge | simulate."""
 
 from __future__ import annotations
 
@@ -283,7 +283,10 @@ def db_current() -> None:
               help="Override rate from which a topic is flagged as an alert-fatigue risk.")
 @click.option("--min-shown", type=click.IntRange(1), default=10, show_default=True,
               help="Cards a topic must have been shown before it can be flagged.")
-def report(since: str | None, as_json: bool, html_file: Path | None, threshold: float, min_shown: int) -> None:
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the per-orderer and per-site counts and rates as CSV.")
+def report(since: str | None, as_json: bool, html_file: Path | None, threshold: float, min_shown: int,
+           csv_file: Path | None) -> None:
     """Card analytics: shown, accepted, overridden, reasons, time to feedback, alert-fatigue risks."""
     from cdshooks.analytics.report import build_report, format_text
     from cdshooks.http.analytics import parse_since
@@ -308,6 +311,11 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
 
         write_html(result, html_file)
         click.echo(f"wrote {html_file}", err=True)
+    if csv_file is not None:
+        from cdshooks.analytics.by_orderer import write_csv
+
+        write_csv(result.by_orderer, csv_file)
+        click.echo(f"wrote {csv_file}", err=True)
 
 
 @main.command("knowledge")
@@ -356,6 +364,10 @@ def _print_knowledge_version(knowledge_dir: str | None) -> None:
 from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists
 
 main.add_command(check_service)
+
+from cdshooks.simulate.command import simulate_command  # noqa: E402 - registered after the group exists
+
+main.add_command(simulate_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

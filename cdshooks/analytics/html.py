@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from cdshooks.analytics import by_orderer, by_version, delivery
 from cdshooks.analytics.report import Report
 
 
@@ -36,6 +37,9 @@ padding:4px 8px}}tr.risk{{background:#fde2e1}}</style></head><body>
 {chart}
 <table><tr><th>topic</th><th>shown</th><th>accepted</th><th>overridden</th><th>acceptance</th><th>override rate</th>
 <th>override reasons</th><th></th></tr>{rows}</table>
+{delivery.html_fragment(report.delivery)}
+{by_version.html_fragment(report.by_version)}
+{by_orderer.html_fragment(report.by_orderer)}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")

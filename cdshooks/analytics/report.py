@@ -14,6 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from cdshooks.analytics import by_orderer, by_version, delivery
+from cdshooks.analytics.by_orderer import OrdererViews
+from cdshooks.analytics.by_version import VersionStats
+from cdshooks.analytics.delivery import DeliveryRow
 from cdshooks.store.tables import feedback, issued_cards
 
 DEFAULT_FATIGUE_THRESHOLD = 0.5  # override rate at or above which a topic is flagged
@@ -42,6 +46,10 @@ class Report:
     feedback_items: int
     feedback_unknown_cards: int
     weekly_acceptance: dict[str, dict[str, float]]  # topic -> ISO week start -> acceptance rate
+    # governance sections (issue 14): live/silent/suppressed per topic, per knowledge version, per orderer and site
+    delivery: list[DeliveryRow] = field(default_factory=list)
+    by_version: list[VersionStats] = field(default_factory=list)
+    by_orderer: OrdererViews = field(default_factory=OrdererViews)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +113,9 @@ def build_report(engine: Engine, since: datetime | None = None, now: datetime | 
         feedback_unknown_cards=unknown,
         weekly_acceptance={topic: {week: round(a / n, 4) for week, (a, n) in sorted(weeks.items())}
                            for topic, weeks in weekly.items()},
+        delivery=delivery.delivery_by_topic(engine, since),
+        by_version=by_version.by_version(engine, since),
+        by_orderer=by_orderer.orderer_views(engine, since),
     )
 
 
@@ -121,4 +132,6 @@ def format_text(report: Report) -> str:
                      f"{t.acceptance_rate * 100:5.1f}% {t.override_rate * 100:5.1f}% {median:>9}  {flag}")
         for reason, count in t.override_reasons.items():
             lines.append(f"{'':4}override: {reason} x{count}")
+    lines += delivery.text_lines(report.delivery) + by_version.text_lines(report.by_version)
+    lines += by_orderer.text_lines(report.by_orderer)
     return "\n".join(lines)
