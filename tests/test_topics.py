@@ -203,3 +203,12 @@ def test_a_site_replaces_a_whole_card(tmp_path: Path) -> None:
     data["title"] = "Refer to orthopaedics"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     assert load_cards(tmp_path / "k").catalog["orthopedic-evaluation"].title == "Refer to orthopaedics"
+
+
+def test_action_descriptions_are_worded_by_the_book_and_checked(tmp_path: Path) -> None:
+    assert PHRASES.action("update", draft="ServiceRequest/1", order="Bone scan") == (
+        "Change the draft order ServiceRequest/1 to Bone scan")
+    knowledge = _override(tmp_path, "_phrases.yaml", {"actions": {
+        "update": "Switch {draft} to {study}", "delete": "Drop {draft}", "create": "New: {order}"}})
+    with pytest.raises(CatalogError, match=r"actions\.update: \{study\} is not known"):
+        load_cards(knowledge)

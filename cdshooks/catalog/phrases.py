@@ -28,17 +28,34 @@ class Join(BaseModel):
     last: str | None = None  # between the last two items ("a, b or c"); the separator when absent
 
 
+class ActionTexts(BaseModel):
+    """The description of each action a suggestion carries (shown by some EHRs next to the button)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    update: str  # {draft} changed to {order}
+    delete: str  # {draft} removed
+    create: str  # {order} created
+
+
 class PhraseFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     phrases: dict[str, str] = Field(default_factory=dict)
     joins: dict[str, Join] = Field(default_factory=dict)
+    actions: ActionTexts | None = None
+
+
+DEFAULT_ACTIONS = ActionTexts(update="{draft} -> {order}", delete="{draft} removed", create="{order}")
 
 
 @dataclass(frozen=True)
 class PhraseBook:
     phrases: Mapping[str, str]
     joins: Mapping[str, Join]
-    path: str = PHRASES_FILE
+    actions: ActionTexts = DEFAULT_ACTIONS
+
+    def action(self, kind: str, **values: str) -> str:
+        template: str = getattr(self.actions, kind)
+        return template.format_map(values)
 
     def text(self, value: Any) -> Any:
         """A card value as shown: phrases worded, listings joined, dates as ISO dates, the rest unchanged."""
@@ -73,7 +90,9 @@ def _parse(data: Any, where: str) -> PhraseFile:
 def load_phrases(directory: Path | None = None, override_dir: str | Path | None = None) -> PhraseBook:
     shipped = (directory or catalog_dir()) / PHRASES_FILE
     book = _parse(read_yaml(shipped), PHRASES_FILE)
-    phrases, joins = dict(book.phrases), dict(book.joins)
+    if book.actions is None:
+        raise CatalogError(f"{PHRASES_FILE}: actions: missing (the descriptions of suggestion actions)")
+    phrases, joins, actions = dict(book.phrases), dict(book.joins), book.actions
     override = Path(override_dir) / "cards" / PHRASES_FILE if override_dir else None
     if override is not None and override.is_file():
         site = _parse(read_yaml(override), str(override))
@@ -82,12 +101,21 @@ def load_phrases(directory: Path | None = None, override_dir: str | Path | None 
             raise CatalogError(f"{override}: phrases.{unknown[0]}: unknown key (no rule uses it)")
         phrases.update(site.phrases)
         joins.update(site.joins)
+        actions = site.actions or actions
     for key, text in phrases.items():
         try:
             placeholders(text)
         except ValueError as exc:
             raise CatalogError(f"{PHRASES_FILE}: phrases.{key}: bad placeholder ({exc})") from None
-    return PhraseBook(phrases, joins)
+    for kind, allowed in ACTION_VALUES.items():
+        extra = placeholders(getattr(actions, kind)) - allowed
+        if extra:
+            raise CatalogError(f"{PHRASES_FILE}: actions.{kind}: {{{sorted(extra)[0]}}} is not known "
+                               f"(use {sorted(allowed)})")
+    return PhraseBook(phrases, joins, actions)
+
+
+ACTION_VALUES = {"update": {"draft", "order"}, "delete": {"draft"}, "create": {"order"}}
 
 
 @cache

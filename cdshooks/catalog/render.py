@@ -135,16 +135,17 @@ class CardRenderer:
                 rating = class_ratings.get(procedure.partition(":")[0])
                 for draft, (codings, text) in zip(updatable, new, strict=False):
                     order = updated_order(draft, codings, text, occurrence, rating, consult)
-                    actions.append(Action("update", f"Change the draft order {draft.ref} to {text}", resource=order))
-                actions.extend(Action("delete", f"Remove the draft order {d.ref}", resourceId=d.ref)
+                    actions.append(Action("update", self._phrases.action("update", draft=draft.ref, order=text),
+                                          resource=order))
+                actions.extend(Action("delete", self._phrases.action("delete", draft=d.ref), resourceId=d.ref)
                                for d in updatable[len(new):])
                 new = new[len(updatable):]
             else:
-                actions.extend(Action("delete", f"Remove the draft order {ref}", resourceId=ref)
+                actions.extend(Action("delete", self._phrases.action("delete", draft=ref), resourceId=ref)
                                for ref in finding.order_ids)
         for codings, text in new:
             order = self.new_order(codings, text, patient, first, occurrence)
-            actions.append(Action("create", f"Create a draft order: {text}", resource=order))
+            actions.append(Action("create", self._phrases.action("create", order=text), resource=order))
         return Suggestion(label=self._fill(spec.label, values), actions=tuple(actions),
                           isRecommended=True if spec.recommended else None)
 

@@ -17,6 +17,8 @@ FIXTURES = (
     REPO / "fixtures/order-sign/visceral-suspicion-bone-scan-alone--jaundice-condition-text-only-bone-scan.json",
     REPO / "fixtures/patient-view/spinal-cord-compression-mri-spine--left-leg-weakness-back-pain-coded-mets.json",
     REPO / "fixtures/starter/patient-view-412-no-data.json",
+    # a split CT replaced by PET/CT: the draft is updated and its other half deleted (delete-action rules)
+    REPO / "fixtures/order-sign/aggressive-subtype-pet-ct--tnbc-from-receptors-ct-split.json",
 )
 # SHOULDs our service knowingly does not meet, or cannot promise on a busy test machine:
 # `_include` in three prefetch templates (58); answers within 500 ms on 2 shared cores (27)

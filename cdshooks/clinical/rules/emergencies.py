@@ -54,26 +54,26 @@ RENAL_LATEST = phrase_key("bisphosphonate-renal-latest", "labs")
 
 
 @dataclass(frozen=True, kw_only=True)
-class CordValues(CardValues):
-    variant: Literal["chart", "order"]
-    deficits: Listing
-    deficit_brief: Shown
-    pain: Listing
+class _EmergencyValues(CardValues):
+    variant: Literal["chart", "order"]  # in the chart (patient-view) or next to an imaging draft
     mets_evidence: Shown
     mets_brief: Phrase
     order: str | None = None  # order hooks: the imaging order being drafted
 
 
 @dataclass(frozen=True, kw_only=True)
-class CalciumValues(CardValues):
-    variant: Literal["chart", "order"]
+class CordValues(_EmergencyValues):
+    deficits: Listing
+    deficit_brief: Shown
+    pain: Listing
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalciumValues(_EmergencyValues):
     calcium: Phrase
     calcium_brief: Shown
     calcium_how: Phrase
-    mets_evidence: Shown
-    mets_brief: Phrase
     renal: Phrase
-    order: str | None = None
 
 
 CORD_TOPIC = Topic("spinal-cord-compression-mri-spine", CordValues, suggestions=("add-mri-whole-spine",))

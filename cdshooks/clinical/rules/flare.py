@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Any, Literal
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import Status
@@ -66,15 +66,6 @@ class ProgressionValues(_ScanOnTherapy):
     known_since: datetime | Phrase | None = None  # established metastases: since when
     progression_study: str | None = None
     progression_region: Shown = None
-
-
-class _Base(TypedDict):
-    bone_scan: str
-    change: Shown
-    agent: str
-    therapy_start: datetime
-    weeks_after: int
-    mda_label: Phrase
 
 
 FLARE = Topic("bone-scan-flare", FlareValues, suggestions=("follow-up-bone-scan",))
@@ -167,8 +158,9 @@ def bone_scan_flare(facts: PatientFacts, params: Params) -> list[Finding]:
     # agents started the same day are one line ("letrozole + palbociclib")
     agents = sorted({t.agent for t in facts.therapies_of(*SYSTEMIC)
                      if t.start is not None and t.start.date() == line.start.date()})
-    base: _Base = {"bone_scan": scan.label, "change": change or FIRST_POSITIVE(), "agent": " + ".join(agents),
-            "therapy_start": line.start, "weeks_after": round(days / 7), "mda_label": mda_label(scan)}
+    common = _ScanOnTherapy(bone_scan=scan.label, change=change or FIRST_POSITIVE(), agent=" + ".join(agents),
+                            therapy_start=line.start, weeks_after=round(days / 7), mda_label=mda_label(scan))
+    base: dict[str, Any] = {k: v for k, v in common.shown().items() if k != "variant"}
     known = facts.bone_mets_established_before(line.start)
     if known is None:
         # a first-ever positive scan during therapy is new metastatic disease (seed 002), not a flare; an
