@@ -6,5 +6,6 @@
 - `extensions`: what every card and every rating carries (the knowledge version; the drafted orders a card is
   about, in the Da Vinci CRD `associated-resource` shape under this service's own key);
 - `delivery`: per-topic live / silent mode (setting and card-file field), validated against the topic registry;
-- `repeats`: the evidence fingerprint of a finding and the no-repeat-alert check against the store.
+- `repeats`: the evidence fingerprint of a finding and the no-repeat-alert check against the store;
+- `knowledge_set`: the knowledge, cards, renderer and version as the service loads them (service and simulator).
 """
