@@ -58,6 +58,9 @@ def create_app(
         raise
     loaded = load_knowledge_set(settings.knowledge_dir or None)
     repeats = RepeatGuard(store, timedelta(days=settings.repeat_window_days)) if settings.repeat_window_days else None
+    if repeats is not None and store.engine.dialect.name == "sqlite":
+        log.warning("no-repeat alerts read a SQLite store: replicas with their own file do not see each other's "
+                    "overrides", extra={"event": "config"})
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,

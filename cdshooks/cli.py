@@ -148,6 +148,9 @@ def check_config() -> None:
             warnings.append(f"CDSHOOKS_PUBLIC_BASE_URL is {settings.public_base_url}: JWT aud must name that URL")
     if not settings.pseudonym_key:
         warnings.append("no CDSHOOKS_PSEUDONYM_KEY: patient keys do not correlate across restarts")
+    if settings.repeat_window_days and settings.database_url.startswith("sqlite:"):
+        warnings.append("CDSHOOKS_REPEAT_WINDOW_DAYS with a SQLite store: each replica knows only its own overrides "
+                        "(share one PostgreSQL store between replicas)")
     if settings.knowledge_dir and not Path(settings.knowledge_dir).is_dir():
         problems.append(f"CDSHOOKS_KNOWLEDGE_DIR {settings.knowledge_dir!r} is not a directory")
     from cdshooks.store.store import make_engine

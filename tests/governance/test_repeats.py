@@ -6,11 +6,15 @@ from __future__ import annotations
 import dataclasses
 import typing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from flask import Flask
 
 from cdshooks.analytics.report import build_report
+from cdshooks.cli import main
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.topics import registry
 from cdshooks.governance.repeats import EVIDENCE_COUNTS, NOW_RELATIVE, evidence_fingerprint
@@ -89,3 +93,14 @@ def test_every_whole_number_card_value_is_classified() -> None:
         for field in dataclasses.fields(topic.values):
             if hints[field.name] is int:
                 assert field.name in NOW_RELATIVE | EVIDENCE_COUNTS, (topic.code, field.name)
+
+
+def test_check_config_warns_when_replicas_cannot_share_overrides(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDSHOOKS_DATABASE_URL", f"sqlite:///{tmp_path}/c.db")
+    monkeypatch.setenv("CDSHOOKS_ALLOW_UNAUTHENTICATED", "1")
+    monkeypatch.setenv("CDSHOOKS_REPEAT_WINDOW_DAYS", "7")
+    result = CliRunner().invoke(main, ["check-config"])
+    assert result.exit_code == 0 and "CDSHOOKS_REPEAT_WINDOW_DAYS with a SQLite store" in result.output
+    monkeypatch.setenv("CDSHOOKS_REPEAT_WINDOW_DAYS", "0")
+    assert "REPEAT_WINDOW_DAYS with" not in CliRunner().invoke(main, ["check-config"]).output
