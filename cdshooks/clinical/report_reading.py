@@ -603,19 +603,41 @@ class _Doc:
 # ------------------------------------------------------------------------------------------------
 
 
+READING_CACHE_CHARS = 4_000_000  # report text remembered with its reading, per process (then forgotten)
+_READINGS: dict[tuple[str, bool], ReportReading] = {}
+_reading_chars = 0
+
+
 def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None) -> ReportReading:
     """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
 
     `modality` (NM | CT | PT | MR | XR) and `procedure_class` (e.g. BONE_SCAN_WB) are the study's context:
-    on a bone scan a statement about metastatic disease that names no region is about bone."""
+    on a bone scan a statement about metastatic disease that names no region is about bone.
+
+    A reading depends only on the text and that context, and the same reports come back with every hook call
+    about a patient: each (text, context) is read once per process (bounded by READING_CACHE_CHARS)."""
+    global _reading_chars
     if not isinstance(text, str) or not text.strip():
         return UNKNOWN_READING
     grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
     try:
         bone_context = (isinstance(modality, str) and modality.upper() == "NM") or procedure_class in _BONE_SCAN_CLASSES
-        return _read(text, grammar, bone_context)
-    except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
+    except TypeError:  # an odd (unhashable) class: unreadable, as before
         return UNKNOWN_READING
+    key = (text, bone_context)
+    found = _READINGS.get(key)
+    if found is not None:
+        return found
+    try:
+        found = _read(text, grammar, bone_context)
+    except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
+        found = UNKNOWN_READING
+    if _reading_chars + len(text) > READING_CACHE_CHARS:
+        _READINGS.clear()
+        _reading_chars = 0
+    _READINGS[key] = found
+    _reading_chars += len(text)
+    return found
 
 
 # one statement the report makes: regions (empty: names none), status, position, clause

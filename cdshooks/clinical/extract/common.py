@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdshooks.fhir.codes import codings, concept_text, parse_fhir_datetime
+from cdshooks.fhir.codes import ConceptProfile, codings, concept_text, parse_fhir_datetime, profile
+
+if TYPE_CHECKING:
+    from cdshooks.clinical.knowledge import Knowledge, Medication
+
+T = TypeVar("T")
 
 Resource = dict[str, Any]
 
@@ -24,8 +30,29 @@ def ref(resource: Resource) -> str:
     return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
 
 
+def cached(concept: Any, key: Hashable, compute: Callable[[ConceptProfile], T]) -> T:
+    """`compute(profile)` once per distinct concept and `key` (a key names the question and the Knowledge asked:
+    equal concepts share one profile, see `cdshooks.fhir.codes.profile`)."""
+    read = profile(concept)
+    try:
+        found: T = read.memo[key]
+    except KeyError:
+        found = read.memo[key] = compute(read)
+    return found
+
+
+def medication_of(kb: Knowledge, concept: Any) -> Medication | None:
+    """`kb.medication(concept)`, once per distinct concept."""
+    return cached(concept, (kb, "medication"), kb.medication)
+
+
+def procedure_class_of(kb: Knowledge, concept: Any) -> str | None:
+    """`kb.procedure_class(concept)`, once per distinct concept."""
+    return cached(concept, (kb, "procedure_class"), kb.procedure_class)
+
+
 def status_codes(concept: Any) -> set[str]:
-    return {code for _, code, _ in codings(concept) if code}
+    return {code for _, code, _ in profile(concept).codings if code}
 
 
 def verified(resource: Resource) -> bool:

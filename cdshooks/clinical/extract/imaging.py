@@ -38,6 +38,7 @@ from cdshooks.clinical.extract.common import (
     concepts,
     first_date,
     label_of,
+    procedure_class_of,
     ref,
     site_text,
     status,
@@ -267,10 +268,10 @@ def _study_class(kb: Knowledge, study: Resource) -> tuple[str | None, str | None
     """(procedure class, modality) of an ImagingStudy."""
     procedure = None
     for concept in concepts(study.get("procedureCode")):
-        procedure = procedure or kb.procedure_class(concept)
+        procedure = procedure or procedure_class_of(kb, concept)
     text = study.get("description")
     if procedure is None and isinstance(text, str):
-        procedure = kb.procedure_class({"text": text})
+        procedure = procedure_class_of(kb, {"text": text})
     modalities = [code for c in as_list(study.get("modality")) for _, code, _ in codings({"coding": [c]})]
     for series in as_list(study.get("series")):
         series_modality = as_dict(as_dict(series).get("modality"))
@@ -340,6 +341,8 @@ def usable(resources: Iterable[Resource]) -> list[Resource]:
     """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
     corrected version of the same report on record (same id, identifier, imaging study or order)."""
     candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
+    if all(status(r) in FINAL for r in candidates):
+        return candidates  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
     for resource in candidates:
         if status(resource) in FINAL:
@@ -379,7 +382,7 @@ def _same_day_match(observation: Resource, when: datetime | None, modality: str 
 def _observation_modality(kb: Knowledge, observation: Resource) -> str | None:
     """A modality the finding names itself (its `method`, or a procedure-coded `code`), if any."""
     for element in ("method", "code"):
-        procedure = kb.procedure_class(observation.get(element)) if isinstance(observation.get(element), dict) \
+        procedure = procedure_class_of(kb, observation.get(element)) if isinstance(observation.get(element), dict) \
             else None
         if procedure is not None:
             return _modality(kb, procedure)
@@ -415,7 +418,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     for report in usable(record_of("DiagnosticReport")):
         linked_studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
         studies = [s for s in linked_studies if isinstance(s, dict)]
-        procedure = kb.procedure_class(report.get("code"))
+        procedure = procedure_class_of(kb, report.get("code"))
         modality = _modality(kb, procedure)
         for report_study in studies:
             if procedure is None or modality is None:

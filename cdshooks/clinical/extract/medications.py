@@ -18,10 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, as_dict, as_list, first_date, ref, status, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    as_dict,
+    as_list,
+    first_date,
+    medication_of,
+    ref,
+    status,
+    verified,
+)
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
-from cdshooks.fhir.codes import concept_text, quantity_value
+from cdshooks.fhir.codes import concept_text, profile, quantity_value
 
 NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start", "not-taken", "unknown", "draft",
              "revoked"}
@@ -130,7 +139,7 @@ def osteoporosis_dose(kb: Knowledge, medication: Medication, resource: Resource,
         found = kb.osteoporosis_dose(medication.ingredient, f"{dose:g} mg")
         if found is not None:
             return found
-    found = kb.osteoporosis_dose(medication.ingredient, concept_text(concept))
+    found = kb.osteoporosis_dose(medication.ingredient, profile(concept).text)
     if found is not None:
         return found
     return True if medication.osteoporosis_dose else None
@@ -164,7 +173,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             if supplements.matches(concept):
                 out.calcium_vitamin_d = True
                 continue
-            medication = kb.medication(concept)
+            medication = medication_of(kb, concept)
             if medication is None:
                 continue
             exposure = exposures.setdefault(medication.ingredient, _Exposure(

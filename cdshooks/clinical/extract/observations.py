@@ -6,7 +6,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, status, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    cached,
+    concepts,
+    first_date,
+    label_of,
+    ref,
+    site_text,
+    status,
+    verified,
+)
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
@@ -137,31 +147,44 @@ def _present(observation: Resource) -> bool:
     return not any(word in text for word in ("absent", "negative", "no ", "none", "denies"))
 
 
+def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
+    """What an Observation code is: ("lab", kind), ("receptor", kind), ("symptom", (kind, subkind)) or None."""
+    kind = lab_kind(kb, code)
+    if kind is not None:
+        return "lab", kind
+    receptor = next((k for name, k in RECEPTOR_SETS if kb.valueset(name).matches(code)), None)
+    if receptor is not None:
+        return "receptor", receptor
+    symptom = symptom_kinds(kb, code)
+    if symptom is not None:
+        return "symptom", symptom
+    return None
+
+
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
     out = ObservationFacts()
+    key = (kb, "observation-kind")
     for observation in observations:
         if not verified(observation) or status(observation) in UNUSABLE:
             continue
         raw_code = observation.get("code")
-        code = profile(raw_code)  # read once, matched against many value sets
-        kind = lab_kind(kb, code)
-        if kind is not None:
+        code = profile(raw_code)  # read once per distinct code, and classified once
+        found = cached(code, key, lambda read: _classify(kb, read))
+        if found is None:
+            if "stage" in code.text.lower():
+                out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
+            continue
+        what, kind = found
+        if what == "lab":
             out.labs.append(lab_result(kb, observation, kind, alp_uln))
-            continue
-        receptor = next((k for name, k in RECEPTOR_SETS if kb.valueset(name).matches(code)), None)
-        if receptor is not None:
+        elif what == "receptor":
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
-            out.receptors.append(Receptor(receptor, when, receptor_status(kb, observation), ref(observation)))
-            continue
-        symptom = symptom_kinds(kb, code)
-        if symptom is not None:
-            kind, subkind = symptom
+            out.receptors.append(Receptor(kind, when, receptor_status(kb, observation), ref(observation)))
+        else:
+            kind, subkind = kind
             effective = first_date(observation, "effectiveDateTime", "effectivePeriod.start")
             when = effective or first_date(observation, "issued")
             out.symptoms.append(Symptom(kind, label_of(raw_code, kind), when, _present(observation), None,
                                         site_text(observation), ref(observation), subkind,
                                         "effective" if effective else ("recorded" if when else "none")))
-            continue
-        if "stage" in concept_text(code).lower():
-            out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
     return out
