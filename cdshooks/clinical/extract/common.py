@@ -51,13 +51,23 @@ def procedure_class_of(kb: Knowledge, concept: Any) -> str | None:
     return cached(concept, (kb, "procedure_class"), kb.procedure_class)
 
 
-def status_codes(concept: Any) -> set[str]:
-    return {code for _, code, _ in profile(concept).codings if code}
+def status_codes(concept: Any) -> frozenset[str]:
+    if concept is None:
+        return _NO_CODES
+    return cached(concept, "status-codes", _codes)
+
+
+def _codes(read: ConceptProfile) -> frozenset[str]:
+    return frozenset(code for _, code, _ in read.codings if code)
+
+
+_NO_CODES: frozenset[str] = frozenset()
 
 
 def verified(resource: Resource) -> bool:
     """False for refuted or entered-in-error records (Condition.verificationStatus, or a status field)."""
-    if status_codes(resource.get("verificationStatus")) & EXCLUDED_VERIFICATION:
+    verification = resource.get("verificationStatus")
+    if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
         return False
     return resource.get("status") != "entered-in-error"
 
@@ -73,13 +83,19 @@ def clinically_active(resource: Resource) -> bool:
 
 def first_date(resource: Resource, *paths: str) -> datetime | None:
     """The first parseable date among dotted paths (e.g. "effectivePeriod.start")."""
+    if not isinstance(resource, dict):
+        return None
     for path in paths:
-        value: Any = resource
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        moment = parse_fhir_datetime(value) if isinstance(value, str) else None
-        if moment is not None:
-            return moment
+        if "." in path:
+            value: Any = resource
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+        else:
+            value = resource.get(path)
+        if isinstance(value, str):
+            moment = parse_fhir_datetime(value)
+            if moment is not None:
+                return moment
     return None
 
 

@@ -448,8 +448,10 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if ref(observation) in used_observations:
             continue
         has_result = observation_result(kb, observation) is not None
-        linked = _linked_studies(observation, resolve)
-        target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None)
+        linked = _linked_studies(observation, resolve) if (observation.get("derivedFrom")
+                                                            or observation.get("partOf")) else []
+        target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None) \
+            if linked else None
         study = linked[0] if linked else None
         if target is None and not linked and (has_result or _observation_text(observation)) and _is_imaging(
                 kb, observation):

@@ -167,9 +167,10 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
         for resource in record_of(rtype):
             if not verified(resource) or status(resource) in NOT_GIVEN:
                 continue
-            concept = medication_concept(resource, resolve)
-            if concept is None:
+            raw = medication_concept(resource, resolve)
+            if raw is None:
                 continue
+            concept = profile(raw)  # read once for every question below
             if supplements.matches(concept):
                 out.calcium_vitamin_d = True
                 continue

@@ -20,7 +20,7 @@ from cdshooks.clinical.extract.common import (
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, concept_text, profile, quantity_value
 
 # order matters where texts overlap: corrected and ionised calcium before total calcium, albumin after them
 LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
@@ -50,13 +50,17 @@ def lab_kind(kb: Knowledge, code: Any) -> str | None:
 
 
 def _interpretation(kb: Knowledge, observation: Resource) -> str | None:
-    vs = kb.valueset("VS_INTERPRETATION")
+    key = (kb, "interpretation-flag")
     for concept in concepts(observation.get("interpretation")):
-        kinds = vs.kinds(concept)
-        for kind in ("high", "low", "normal"):
-            if kind in kinds:
-                return kind
+        flag = cached(concept, key, lambda read: _flag(kb, read))
+        if flag is not None:
+            return flag
     return None
+
+
+def _flag(kb: Knowledge, concept: ConceptProfile) -> str | None:
+    kinds = kb.valueset("VS_INTERPRETATION").kinds(concept)
+    return next((kind for kind in ("high", "low", "normal") if kind in kinds), None)
 
 
 def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | None, float | None]:
@@ -164,12 +168,16 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
     out = ObservationFacts()
     key = (kb, "observation-kind")
+
+    def classify(read: ConceptProfile) -> tuple[str, Any] | None:
+        return _classify(kb, read)
+
     for observation in observations:
         if not verified(observation) or status(observation) in UNUSABLE:
             continue
         raw_code = observation.get("code")
         code = profile(raw_code)  # read once per distinct code, and classified once
-        found = cached(code, key, lambda read: _classify(kb, read))
+        found = cached(code, key, classify)
         if found is None:
             if "stage" in code.text.lower():
                 out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
