@@ -37,7 +37,7 @@ class Runtime:
     render: Renderer = field(default=no_cards)
     rate: RatingWriter = field(default=no_ratings)
     auth: JwtVerifier | None = None  # None: development mode, no client authentication
-    host_gates: HostGates = field(default_factory=lambda: HostGates(6 * 2))  # fetch threads per fhirServer
+    host_gates: HostGates = field(default_factory=lambda: HostGates(12 * 2))  # fetch threads per fhirServer
 
     def close(self) -> None:
         if self.auth is not None:
