@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from cdshooks import yaml_reader
+
 TOPIC_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/override-reason"
 INDICATORS = ("info", "warning", "critical")
@@ -193,7 +195,7 @@ def load_catalog(directory: Path | None = None) -> dict[str, CardSpec]:
         if path.name.startswith("_"):  # catalog-wide texts (e.g. _safety.yaml), not a topic
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml_reader.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise CatalogError(f"{path.name}: not valid YAML ({exc})") from None
         spec = _parse(data, path.name)
@@ -218,7 +220,7 @@ WORST_CASE_FILE = Path(__file__).resolve().parent / "worst_case_values.yaml"
 
 @cache
 def _worst_case_data() -> dict[str, Any]:
-    data = yaml.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
+    data = yaml_reader.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
         raise CatalogError(f"{WORST_CASE_FILE.name}: needs a 'defaults' mapping")
     return data

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from cdshooks import yaml_reader
 from cdshooks.catalog.loader import CatalogError, SuggestionSpec, catalog_dir
 from cdshooks.clinical.knowledge import Knowledge
 
@@ -67,7 +68,7 @@ def advises_contrast_ct(text: str) -> bool:
 def load_contrast_texts(directory: Path | None = None) -> ContrastTexts:
     path = (directory or catalog_dir()) / SAFETY_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_reader.safe_load(path.read_text(encoding="utf-8"))
         section = data["contrast"]
         labels = {str(k): str(v) for k, v in section["labels"].items()}
         texts = ContrastTexts(labels, str(section["swapped"]), str(section["dropped"]), str(section["note"]).strip(),

@@ -53,8 +53,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
+from cdshooks import yaml_reader
 from cdshooks.clinical.evidence import (
     BONE,
     CORTICAL,
@@ -315,7 +314,7 @@ def _layer(data: dict[str, Any], names: tuple[str, ...]) -> re.Pattern[str]:
 
 @cache
 def _grammar() -> _Grammar:
-    data: dict[str, Any] = yaml.safe_load(PHRASES_PATH.read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml_reader.safe_load(PHRASES_PATH.read_text(encoding="utf-8"))
     layers = {layer: _layer(data, names) for layer, names in _LAYERS.items()}
     ignore = "|".join(str(p) for p in data["ignore_headers"]["patterns"])
     keep = "|".join(str(p) for p in data["keep_headers"]["patterns"])

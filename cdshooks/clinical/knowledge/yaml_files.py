@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from cdshooks import yaml_reader
 from cdshooks.clinical.knowledge.model import KnowledgeError
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent.parent / "knowledge"
@@ -38,7 +39,7 @@ ENTRY_SECTIONS: Mapping[str, str] = MappingProxyType(
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         with path.open(encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml_reader.safe_load(handle)
     except OSError as exc:
         raise KnowledgeError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:
