@@ -607,6 +607,13 @@ _READINGS: dict[tuple[str, bool], ReportReading] = {}
 _reading_chars = 0
 
 
+def forget_readings() -> None:
+    """Empty the per-process memory of readings (benchmarks of the reader itself)."""
+    global _reading_chars
+    _READINGS.clear()
+    _reading_chars = 0
+
+
 def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None) -> ReportReading:
     """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
 
