@@ -82,6 +82,15 @@ def concept_key(concept: Any) -> tuple[str | None, ...] | None:
         return None if ("code" in concept or "system" in concept) else (text,)
     if type(coding) is not list:
         return None
+    if len(coding) == 1:  # the usual shape
+        item = coding[0]
+        if type(item) is not dict:
+            return None
+        system, code, display = item.get("system"), item.get("code"), item.get("display")
+        if ((system is not None and type(system) is not str) or (code is not None and type(code) is not str)
+                or (display is not None and type(display) is not str)):
+            return None
+        return text, system, code, display
     parts: list[str | None] = [text]
     for item in coding:
         if type(item) is not dict:
@@ -98,7 +107,7 @@ def profile(concept: Any) -> ConceptProfile:
     """The concept's profile. Records repeat the same concepts (every lab of one test, every "confirmed"
     verification status), so a CodeableConcept is read once per process: equal concepts share one profile
     (and so what was matched on it)."""
-    if isinstance(concept, ConceptProfile):
+    if type(concept) is ConceptProfile:
         return concept
     if concept is None:  # an absent element
         return _NO_CONCEPT

@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdshooks.fhir.codes import ConceptProfile, codings, concept_text, parse_fhir_datetime, profile
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile
 
 if TYPE_CHECKING:
     from cdshooks.clinical.knowledge import Knowledge, Medication
@@ -103,7 +103,7 @@ def label_of(concept: Any, fallback: str) -> str:
     """A short human label: the concept text, else the first coding display."""
     if isinstance(concept, dict) and isinstance(concept.get("text"), str) and concept["text"].strip():
         return concept["text"].strip()[:80]
-    for _, _, display in codings(concept):
+    for _, _, display in profile(concept).codings:
         if display:
             return display[:80]
     return fallback
@@ -115,7 +115,7 @@ def site_text(resource: Resource) -> str | None:
         sites = [sites]
     if not isinstance(sites, list):
         return None
-    texts = [concept_text(s) for s in sites if isinstance(s, dict)]
+    texts = [profile(s).text for s in sites if isinstance(s, dict)]
     joined = "; ".join(t for t in texts if t)
     return joined[:120] or None
 

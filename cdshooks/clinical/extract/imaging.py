@@ -444,12 +444,16 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     day_candidates += [(s, study_classes[ref(s)][1], first_date(s, "started"), _subject(s)) for s in unreported
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
+    bone_mets = kb.valueset("VS_BONE_METS")
     for observation in usable(record_of("Observation")):
         if ref(observation) in used_observations:
             continue
+        links = observation.get("derivedFrom") or observation.get("partOf")
+        if (not links and observation.get("valueString") is None and observation.get("note") is None
+                and not bone_mets.matches(observation.get("code"))):
+            continue  # no study, no text and no bone finding (a lab): nothing to file
         has_result = observation_result(kb, observation) is not None
-        linked = _linked_studies(observation, resolve) if (observation.get("derivedFrom")
-                                                            or observation.get("partOf")) else []
+        linked = _linked_studies(observation, resolve) if links else []
         target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None) \
             if linked else None
         study = linked[0] if linked else None

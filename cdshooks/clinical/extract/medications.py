@@ -136,13 +136,30 @@ def osteoporosis_dose(kb: Knowledge, medication: Medication, resource: Resource,
     rendered as "<n> mg" and read by the same patterns as the medication text."""
     dose = _dose_mg(resource)
     if dose is not None:
-        found = kb.osteoporosis_dose(medication.ingredient, f"{dose:g} mg")
+        found = _regimen(kb, medication.ingredient, f"{dose:g} mg")
         if found is not None:
             return found
-    found = kb.osteoporosis_dose(medication.ingredient, profile(concept).text)
+    found = _regimen(kb, medication.ingredient, profile(concept).text)
     if found is not None:
         return found
     return True if medication.osteoporosis_dose else None
+
+
+REGIMEN_CACHE_SIZE = 4096
+_REGIMENS: dict[tuple[Knowledge, str, str], bool | None] = {}
+
+
+def _regimen(kb: Knowledge, ingredient: str, text: str) -> bool | None:
+    """`kb.osteoporosis_dose(ingredient, text)`, once per process for each (ingredient, text)."""
+    key = (kb, ingredient, text)
+    try:
+        return _REGIMENS[key]
+    except KeyError:
+        pass
+    found = _REGIMENS[key] = kb.osteoporosis_dose(ingredient, text)
+    if len(_REGIMENS) > REGIMEN_CACHE_SIZE:
+        _REGIMENS.clear()
+    return found
 
 
 def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
@@ -252,7 +269,7 @@ def _therapy(exposure: _Exposure) -> Therapy:
         doses, used = administered, administered
     elif exposure.continuous:  # taken every day: the orders' and statements' periods of use
         periods = _merged(exposure.periods)
-        doses = used = sorted(set(_sampled(periods)))
+        doses = used = _sampled(periods)  # ascending and distinct: merged periods are ordered and a day apart
     else:  # given in doses (IV cycles): the order dates; the latest known use is a past end date at most
         doses = sorted(exposure.starts)
         used = sorted(exposure.starts + exposure.ends)

@@ -50,9 +50,15 @@ def lab_kind(kb: Knowledge, code: Any) -> str | None:
 
 
 def _interpretation(kb: Knowledge, observation: Resource) -> str | None:
-    key = (kb, "interpretation-flag")
-    for concept in concepts(observation.get("interpretation")):
-        flag = cached(concept, key, lambda read: _flag(kb, read))
+    value = observation.get("interpretation")
+    if value is None:
+        return None
+    for concept in concepts(value):
+        read = profile(concept)
+        try:
+            flag = read.memo[kb, "interpretation-flag"]
+        except KeyError:
+            flag = read.memo[kb, "interpretation-flag"] = _flag(kb, read)
         if flag is not None:
             return flag
     return None
@@ -67,15 +73,18 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
     ranges = observation.get("referenceRange")
     if not isinstance(ranges, list):
         return None, None
+    unit_lower = unit.lower()
     for item in ranges:
         if not isinstance(item, dict):
             continue
-        high = item.get("high") if isinstance(item.get("high"), dict) else None
-        low = item.get("low") if isinstance(item.get("low"), dict) else None
+        high = item.get("high")
+        high = high if isinstance(high, dict) else None
+        low = item.get("low")
+        low = low if isinstance(low, dict) else None
         high_value, low_value = quantity_value(high), quantity_value(low)
         for bound in (high, low):
             bound_unit = str(bound.get("unit") or bound.get("code") or "") if bound else ""
-            if bound and bound_unit and unit and bound_unit.lower() != unit.lower():
+            if bound and bound_unit and unit and bound_unit.lower() != unit_lower:
                 return None, None  # another unit: no comparison
         if high_value is not None and value > high_value:
             return "high", high_value
