@@ -74,23 +74,20 @@ def concept_key(concept: Any) -> tuple[str | None, ...] | None:
     coding's (system, code, display). None for any other shape or a non-string value (read without caching)."""
     if type(concept) is not dict:
         return None
-    text = concept.get("text")
     coding = concept.get("coding")
+    if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:  # the usual shape
+        text, system, code, display = concept.get("text"), item.get("system"), item.get("code"), item.get("display")
+        if ((text is None or type(text) is str) and (system is None or type(system) is str)
+                and (code is None or type(code) is str) and (display is None or type(display) is str)):
+            return text, system, code, display
+        return None
+    text = concept.get("text")
     if text is not None and type(text) is not str:
         return None
     if coding is None:
         return None if ("code" in concept or "system" in concept) else (text,)
     if type(coding) is not list:
         return None
-    if len(coding) == 1:  # the usual shape
-        item = coding[0]
-        if type(item) is not dict:
-            return None
-        system, code, display = item.get("system"), item.get("code"), item.get("display")
-        if ((system is not None and type(system) is not str) or (code is not None and type(code) is not str)
-                or (display is not None and type(display) is not str)):
-            return None
-        return text, system, code, display
     parts: list[str | None] = [text]
     for item in coding:
         if type(item) is not dict:

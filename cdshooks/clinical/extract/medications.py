@@ -180,6 +180,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
     out = MedicationFacts()
     exposures: dict[str, _Exposure] = {}
     supplements = kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT")
+    active = timedelta(days=active_days)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
             if not verified(resource) or status(resource) in NOT_GIVEN:
@@ -194,8 +195,10 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             medication = medication_of(kb, concept)
             if medication is None:
                 continue
-            exposure = exposures.setdefault(medication.ingredient, _Exposure(
-                medication, continuous=kb.continuous_exposure(medication.ingredient)))
+            exposure = exposures.get(medication.ingredient)
+            if exposure is None:
+                exposure = exposures[medication.ingredient] = _Exposure(
+                    medication, continuous=kb.continuous_exposure(medication.ingredient))
             exposure.sources.append(ref(resource))
             dose = osteoporosis_dose(kb, medication, resource, concept)
             if dose is not None:
@@ -204,7 +207,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                 when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
                 if when is not None:
                     exposure.administered.append(when)
-                    exposure.ongoing |= timedelta(0) <= now - when <= timedelta(days=active_days)
+                    exposure.ongoing |= timedelta(0) <= now - when <= active
                 continue
             _add_order_exposure(exposure, resource, now)
     for exposure in exposures.values():

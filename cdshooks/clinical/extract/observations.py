@@ -8,7 +8,6 @@ from typing import Any
 
 from cdshooks.clinical.extract.common import (
     Resource,
-    cached,
     concepts,
     first_date,
     label_of,
@@ -20,7 +19,7 @@ from cdshooks.clinical.extract.common import (
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import ConceptProfile, concept_text, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, concept_text, parse_fhir_datetime, profile, quantity_value
 
 # order matters where texts overlap: corrected and ionised calcium before total calcium, albumin after them
 LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
@@ -81,7 +80,8 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
         high = high if isinstance(high, dict) else None
         low = item.get("low")
         low = low if isinstance(low, dict) else None
-        high_value, low_value = quantity_value(high), quantity_value(low)
+        high_value = quantity_value(high) if high is not None else None
+        low_value = quantity_value(low) if low is not None else None
         for bound in (high, low):
             bound_unit = str(bound.get("unit") or bound.get("code") or "") if bound else ""
             if bound and bound_unit and unit and bound_unit.lower() != unit_lower:
@@ -116,7 +116,10 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
 
 def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
     value, unit, comparator = _lab_value(observation)
-    when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+    effective = observation.get("effectiveDateTime")  # the usual place: read without the general walk
+    when = parse_fhir_datetime(effective) if isinstance(effective, str) else None
+    if when is None:
+        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
     flag, basis, high = _interpretation(kb, observation), "interpretation", None
     if value is not None:
         range_flag, high = _range_flag(observation, value, unit)
@@ -177,16 +180,15 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
     out = ObservationFacts()
     key = (kb, "observation-kind")
-
-    def classify(read: ConceptProfile) -> tuple[str, Any] | None:
-        return _classify(kb, read)
-
     for observation in observations:
         if not verified(observation) or status(observation) in UNUSABLE:
             continue
         raw_code = observation.get("code")
         code = profile(raw_code)  # read once per distinct code, and classified once
-        found = cached(code, key, classify)
+        try:
+            found = code.memo[key]
+        except KeyError:
+            found = code.memo[key] = _classify(kb, code)
         if found is None:
             if "stage" in code.text.lower():
                 out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
