@@ -157,13 +157,15 @@ def encode(request: dict[str, Any]) -> bytes:
 def clear_caches(kb: Knowledge) -> None:
     """Forget everything the service remembers across calls (concept profiles, dates, report readings,
     normalised codes, text-pattern hits): the cost of a record never seen before."""
-    from cdshooks.clinical.report_reading import forget_readings
+    from cdshooks.clinical import report_reading
     from cdshooks.fhir import codes
 
-    codes._PROFILES.clear()
-    codes._DATES.clear()
-    forget_readings()
-    kb.terminology._keys.clear()
+    for memory in (getattr(codes, "_PROFILES", None), getattr(codes, "_DATES", None),
+                   getattr(kb.terminology, "_keys", None)):
+        if memory is not None:
+            memory.clear()
+    if hasattr(report_reading, "forget_readings"):  # (absent from versions before issue 15)
+        report_reading.forget_readings()
     for name in kb.valueset_names:
         kb.valueset(name)._text_cache.clear()
 

@@ -139,8 +139,9 @@ def stop_server(server: Server) -> None:
 
 
 def service_argv(port: int) -> list[str]:
-    return [venv_bin("cdshooks"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--threads", str(THREADS), "--allow-unauthenticated"]
+    """`cdshooks serve`, run from this checkout (the code next to this file, whatever the venv installed)."""
+    return [sys.executable, "-c", "from cdshooks.cli import main; main()", "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--threads", str(THREADS), "--allow-unauthenticated"]
 
 
 @contextmanager
