@@ -38,7 +38,7 @@ class Runtime:
     knowledge: Knowledge
     render: CardRenderer
     auth: JwtVerifier | None = None  # None: development mode, no client authentication
-    host_gates: HostGates = field(default_factory=lambda: HostGates(6 * 2))  # fetch threads per fhirServer
+    host_gates: HostGates = field(default_factory=lambda: HostGates(12 * 2))  # fetch threads per fhirServer
     # governance (cdshooks.governance): the knowledge version, silent topics, the no-repeat check (None: off)
     knowledge_version: KnowledgeVersion | None = None
     silent_topics: frozenset[str] = frozenset()

@@ -162,9 +162,10 @@ class Settings:
         metadata={"parse": _positive_int, "help": "Most pages followed (Bundle.link next) per prefetch key."},
     )
     fhir_concurrency: int = field(
-        default=6,
-        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call; one fhirServer "
-                  "holds at most twice this many of a worker's fetch threads (4 × this)."},
+        default=12,
+        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call (the default fetches "
+                  "every prefetch key at once); one fhirServer holds at most twice this many of a worker's fetch "
+                  "threads (4 × this)."},
     )
     fhir_max_response_bytes: int = field(
         default=32 * 1024 * 1024,

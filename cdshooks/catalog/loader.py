@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from cdshooks import yaml_reader
+
 TOPIC_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/override-reason"
 INDICATORS = ("info", "warning", "critical")
@@ -186,7 +188,7 @@ def catalog_dir() -> Path:
 
 def read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml_reader.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
@@ -235,7 +237,7 @@ WORST_CASE_FILE = Path(__file__).resolve().parent / "worst_case_values.yaml"
 
 @cache
 def _worst_case_data() -> dict[str, Any]:
-    data = yaml.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
+    data = yaml_reader.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
         raise CatalogError(f"{WORST_CASE_FILE.name}: needs a 'defaults' mapping")
     return data
