@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cdshooks.clinical import report_reading  # noqa: E402
 from cdshooks.clinical.report_reading import read_report  # noqa: E402
 
 CORPORA = (ROOT / "tests" / "data" / "report_sentences.yaml", ROOT / "tests" / "data" / "report_sentences_blind.yaml")
@@ -28,11 +29,15 @@ def mean_read_ms() -> tuple[float, int]:
         if path.exists():
             items += [(i["text"], i.get("modality")) for i in yaml.safe_load(path.read_text(encoding="utf-8"))]
     read_report("warm up")  # compiles the phrase grammar once
-    start = time.perf_counter()
+    elapsed = 0.0
     for _ in range(ROUNDS):
+        if hasattr(report_reading, "forget_readings"):  # the reader's own cost: every text read afresh
+            report_reading.forget_readings()
+        start = time.perf_counter()
         for text, modality in items:
             read_report(text, modality=modality)
-    return (time.perf_counter() - start) * 1000 / (ROUNDS * max(len(items), 1)), len(items)
+        elapsed += time.perf_counter() - start
+    return elapsed * 1000 / (ROUNDS * max(len(items), 1)), len(items)
 
 
 def print_report_reading() -> float:

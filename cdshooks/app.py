@@ -6,6 +6,7 @@ import atexit
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import requests
 from flask import Flask, Response, request
@@ -15,14 +16,11 @@ from cdshooks import logs
 from cdshooks.auth.clients import ClientRegistry, load_clients
 from cdshooks.auth.jwks import KeyStore
 from cdshooks.auth.jwt_check import JwtVerifier
-from cdshooks.catalog.check import default_cards, load_cards
-from cdshooks.catalog.orders import procedure_orders
-from cdshooks.catalog.render import CardRenderer
-from cdshooks.catalog.safety import ContrastPolicy
-from cdshooks.clinical.knowledge import Knowledge, default_knowledge, load_knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
 from cdshooks.fhir.client import new_session
+from cdshooks.governance.knowledge_set import load_knowledge_set
+from cdshooks.governance.repeats import RepeatGuard
 from cdshooks.http import analytics, auth, discovery, feedback, health, services
 from cdshooks.http.errors import register_error_handlers
 from cdshooks.runtime import Clock, Runtime, system_clock
@@ -41,7 +39,8 @@ def create_app(
 ) -> Flask:
     """Build the service. `settings` default to the `CDSHOOKS_*` environment; `clock` to UTC now.
 
-    Raises `ClientsError` when `CDSHOOKS_CLIENTS_FILE` (or a JWK set file it names) cannot be used.
+    Raises `ClientsError` when `CDSHOOKS_CLIENTS_FILE` (or a JWK set file it names) cannot be used, and
+    `SettingsError` when CDSHOOKS_SILENT_TOPICS names a topic no rule emits.
     """
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
@@ -57,7 +56,11 @@ def create_app(
     except BaseException:
         store.close()
         raise
-    knowledge, render = clinical_parts(settings)
+    loaded = load_knowledge_set(settings.knowledge_dir or None)
+    repeats = RepeatGuard(store, timedelta(days=settings.repeat_window_days)) if settings.repeat_window_days else None
+    if repeats is not None and store.engine.dialect.name == "sqlite":
+        log.warning("no-repeat alerts read a SQLite store: replicas with their own file do not see each other's "
+                    "overrides", extra={"event": "config"})
     rt = Runtime(
         settings=settings,
         clock=clock or system_clock,
@@ -65,10 +68,13 @@ def create_app(
         session=session or new_session(pool_size=settings.fhir_concurrency * 4),
         executor=ThreadPoolExecutor(max_workers=settings.fhir_concurrency * 4, thread_name_prefix="fhir"),
         policy=FhirServerPolicy.of(settings.fhir_allowlist),
-        knowledge=knowledge,
-        render=render,
+        knowledge=loaded.knowledge,
+        render=loaded.render,
         auth=verifier,
         host_gates=HostGates(settings.fhir_concurrency * 2),
+        knowledge_version=loaded.version,
+        silent_topics=loaded.silent(settings.silent_topics),
+        repeats=repeats,
     )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -89,16 +95,6 @@ def create_app(
         app.register_blueprint(blueprint)
     atexit.register(rt.close)
     return app
-
-
-def clinical_parts(settings: Settings) -> tuple[Knowledge, CardRenderer]:
-    """The knowledge (with the site's CDSHOOKS_KNOWLEDGE_DIR override) and the card renderer built on it.
-    `cdshooks check-config` and `serve` call this too, so they fail exactly when a worker would."""
-    knowledge = load_knowledge(settings.knowledge_dir) if settings.knowledge_dir else default_knowledge()
-    cards = load_cards(settings.knowledge_dir) if settings.knowledge_dir else default_cards()
-    orders = procedure_orders(knowledge)
-    return knowledge, CardRenderer(cards.catalog, orders, cards.phrases,
-                                   contrast=ContrastPolicy(knowledge, orders, cards.contrast))
 
 
 def cors_origins(settings: Settings) -> list[str]:

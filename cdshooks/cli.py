@@ -1,4 +1,5 @@
-"""`cdshooks` command line: serve | demo | replay | check-config | check-service | db | report."""
+"""`cdshooks` command line: serve | demo | replay | check-config | check-service | db | report | knowledge |
+simulate."""
 
 from __future__ import annotations
 
@@ -51,22 +52,23 @@ def _engine_or_exit(settings: Settings, *, current: bool = True) -> Engine:
 
 
 def _knowledge_or_exit(settings: Settings) -> None:
-    """Load the clinical knowledge with its site override exactly as a worker will (cdshooks.app.clinical_parts),
-    so a bad override stops here with one line, not in every gunicorn worker."""
+    """Load the knowledge set (knowledge, cards, version, silent topics) with its site override exactly as a worker
+    will (cdshooks.governance.knowledge_set), so a bad one stops here with one line, not in every gunicorn worker."""
     problem = _knowledge_problem(settings)
     if problem:
         _fail(problem)
 
 
 def _knowledge_problem(settings: Settings) -> str | None:
-    from cdshooks.app import clinical_parts
+    from cdshooks.governance.knowledge_set import load_knowledge_set
     from cdshooks.knowledge_overrides import ignored_entries
 
     ignored = ignored_entries(settings.knowledge_dir) if settings.knowledge_dir else []
     if ignored:
         return f"knowledge override: {ignored[0]}"
-    try:
-        clinical_parts(settings)
+    try:  # what create_app does with the knowledge, step for step
+        loaded = load_knowledge_set(settings.knowledge_dir or None)
+        loaded.silent(settings.silent_topics)
     except Exception as exc:  # KnowledgeError / CatalogError name the file and entry; anything else is one line too
         if not settings.knowledge_dir:
             return f"the shipped knowledge does not load: {exc}"
@@ -164,6 +166,9 @@ def check_config() -> None:
             warnings.append(f"CDSHOOKS_PUBLIC_BASE_URL is {settings.public_base_url}: JWT aud must name that URL")
     if not settings.pseudonym_key:
         warnings.append("no CDSHOOKS_PSEUDONYM_KEY: patient keys do not correlate across restarts")
+    if settings.repeat_window_days and settings.database_url.startswith("sqlite:"):
+        warnings.append("CDSHOOKS_REPEAT_WINDOW_DAYS with a SQLite store: each replica knows only its own overrides "
+                        "(share one PostgreSQL store between replicas)")
     knowledge = _knowledge_problem(settings)
     if knowledge:
         problems.append(knowledge)
@@ -350,7 +355,10 @@ def db_current() -> None:
               help="Override rate from which a topic is flagged as an alert-fatigue risk.")
 @click.option("--min-shown", type=click.IntRange(1), default=10, show_default=True,
               help="Cards a topic must have been shown before it can be flagged.")
-def report(since: str | None, as_json: bool, html_file: Path | None, threshold: float, min_shown: int) -> None:
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the per-orderer and per-site counts and rates as CSV.")
+def report(since: str | None, as_json: bool, html_file: Path | None, threshold: float, min_shown: int,
+           csv_file: Path | None) -> None:
     """Card analytics: shown, accepted, overridden, reasons, time to feedback, alert-fatigue risks."""
     from cdshooks.analytics.report import build_report, format_text
     from cdshooks.http.analytics import parse_since
@@ -374,6 +382,11 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
             _fail(f"cannot write {html_file} ({exc.strerror or type(exc).__name__}): name a file in a writable "
                   "folder, e.g. --html /tmp/analytics.html")
         click.echo(f"wrote {html_file}", err=True)
+    if csv_file is not None:
+        from cdshooks.analytics.by_orderer import write_csv
+
+        write_csv(result.by_orderer, csv_file)
+        click.echo(f"wrote {csv_file}", err=True)
 
 
 @main.command("knowledge")
@@ -381,14 +394,19 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
               help="Write the knowledge book as one self-contained HTML page ('-': standard output).")
 @click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write the knowledge book as Markdown ('-': standard output).")
-def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
+@click.option("--version", "show_version", is_flag=True,
+              help="Print the knowledge version and content hash every card and rating carries, and exit.")
+def knowledge_book(html_file: Path | None, markdown_file: Path | None, show_version: bool) -> None:
     """Render the clinical knowledge (shipped, or overridden by CDSHOOKS_KNOWLEDGE_DIR) as a book a clinician
     can review and sign: card topics, rules, parameters, ACR table, value sets. SOURCE_DATE_EPOCH, when set,
     fixes the date printed in it."""
     from cdshooks.knowledge_book import BookError, write_book
 
+    if show_version:
+        _print_knowledge_version(_settings_or_exit().knowledge_dir or None)
+        return
     if html_file is None and markdown_file is None:
-        raise click.UsageError("give --html FILE and/or --markdown FILE")
+        raise click.UsageError("give --html FILE and/or --markdown FILE (or --version)")
     if str(html_file) == "-" and str(markdown_file) == "-":
         raise click.UsageError("only one of --html and --markdown can write to standard output")
     try:
@@ -398,9 +416,29 @@ def knowledge_book(html_file: Path | None, markdown_file: Path | None) -> None:
         sys.exit(2)
 
 
+def _print_knowledge_version(knowledge_dir: str | None) -> None:
+    """`knowledge <version>` and `sha256 <hash>` (what every card's `org.bonemets-cds.knowledge` extension says)."""
+    from cdshooks.catalog.loader import CatalogError
+    from cdshooks.clinical.knowledge import KnowledgeError
+    from cdshooks.governance.knowledge_version import knowledge_version
+
+    try:
+        version = knowledge_version(knowledge_dir)
+    except (KnowledgeError, CatalogError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"knowledge {version.version}\nsha256 {version.hash}")
+    if knowledge_dir:
+        click.echo(f"override {knowledge_dir}")
+
+
 from cdshooks.conformance_kit.command import check_service  # noqa: E402 - registered after the group exists
 
 main.add_command(check_service)
+
+from cdshooks.simulate.command import simulate_command  # noqa: E402 - registered after the group exists
+
+main.add_command(simulate_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

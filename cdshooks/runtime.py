@@ -15,6 +15,8 @@ from cdshooks.catalog.render import CardRenderer
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.allowlist import FhirServerPolicy
 from cdshooks.fhir.assemble import HostGates
+from cdshooks.governance.knowledge_version import KnowledgeVersion
+from cdshooks.governance.repeats import RepeatGuard
 from cdshooks.settings import Settings
 from cdshooks.store.store import Store
 
@@ -36,7 +38,11 @@ class Runtime:
     knowledge: Knowledge
     render: CardRenderer
     auth: JwtVerifier | None = None  # None: development mode, no client authentication
-    host_gates: HostGates = field(default_factory=lambda: HostGates(6 * 2))  # fetch threads per fhirServer
+    host_gates: HostGates = field(default_factory=lambda: HostGates(12 * 2))  # fetch threads per fhirServer
+    # governance (cdshooks.governance): the knowledge version, silent topics, the no-repeat check (None: off)
+    knowledge_version: KnowledgeVersion | None = None
+    silent_topics: frozenset[str] = frozenset()
+    repeats: RepeatGuard | None = None
 
     def close(self) -> None:
         if self.auth is not None:

@@ -71,6 +71,13 @@ def _seconds(raw: str) -> int:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def _text(raw: str) -> str:
     value = raw.strip()
     if not value:
@@ -175,9 +182,10 @@ class Settings:
         metadata={"parse": _positive_int, "help": "Most pages followed (Bundle.link next) per prefetch key."},
     )
     fhir_concurrency: int = field(
-        default=6,
-        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call; one fhirServer "
-                  "holds at most twice this many of a worker's fetch threads (4 × this)."},
+        default=12,
+        metadata={"parse": _positive_int, "help": "Most concurrent FHIR requests per hook call (the default fetches "
+                  "every prefetch key at once); one fhirServer holds at most twice this many of a worker's fetch "
+                  "threads (4 × this)."},
     )
     fhir_max_response_bytes: int = field(
         default=32 * 1024 * 1024,
@@ -294,6 +302,23 @@ class Settings:
         metadata={"parse": _bool, "help": "Store the free-text userComment of feedback as sent (it may identify a "
                   "patient); off: only its length is kept, as `[comment withheld: N characters]`."},
     )
+    silent_topics: tuple[str, ...] = field(
+        default=(),
+        metadata={"parse": _csv, "help": "Comma-separated card topics run in silent mode: evaluated and recorded in "
+                  "the store as \"would have shown\", never sent (a card file's `mode: silent` does the same); "
+                  "an unknown topic stops start-up."},
+    )
+    repeat_window_days: float = field(
+        default=0.0,
+        metadata={"parse": _non_negative_float, "help": "Days after a card was overridden during which the same "
+                  "topic is not shown again for the same patient unless the evidence it rests on changed (the "
+                  "suppression is recorded); 0: off. Needs one store shared by all replicas."},
+    )
+    store_user_ids: bool = field(
+        default=False,
+        metadata={"parse": _bool, "help": "Store the ordering clinician (`context.userId`) as sent, for the "
+                  "per-orderer report; off: a keyed hash of it (CDSHOOKS_PSEUDONYM_KEY)."},
+    )
     log_level: str = field(
         default="INFO",
         metadata={"parse": _log_level, "help": "Log level: DEBUG, INFO, WARNING or ERROR."},
@@ -367,7 +392,7 @@ def _shown_default(default: Any) -> str:
     if isinstance(default, bool):
         return "1" if default else "0"
     if isinstance(default, tuple):
-        return ",".join(default)
+        return ",".join(default) or "(empty)"
     return str(default) if default != "" else "(empty)"
 
 

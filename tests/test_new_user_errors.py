@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from cdshooks import ports
-from cdshooks.app import clinical_parts
 from cdshooks.cli import main
+from cdshooks.governance.knowledge_set import load_knowledge_set
 from cdshooks.settings import Settings, SettingsError, unknown_names
 from tests.conftest import REPO
 
@@ -139,9 +139,8 @@ def _readme_override_example() -> str:
 
 def test_the_readme_override_example_takes_effect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "parameters.yaml").write_text(_readme_override_example())
-    knowledge, _ = clinical_parts(Settings(knowledge_dir=str(tmp_path)))
-    assert knowledge.param("P_SUSPICION_LOOKBACK_DAYS") == 45
-    assert clinical_parts(Settings())[0].param("P_SUSPICION_LOOKBACK_DAYS") != 45  # it is the override that counts
+    assert load_knowledge_set(tmp_path).knowledge.param("P_SUSPICION_LOOKBACK_DAYS") == 45
+    assert load_knowledge_set(None).knowledge.param("P_SUSPICION_LOOKBACK_DAYS") != 45  # the override counts
     monkeypatch.setenv("CDSHOOKS_KNOWLEDGE_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["check-config"])
     assert result.exit_code == 0 and "configuration ok" in result.output, result.output

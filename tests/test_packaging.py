@@ -34,6 +34,7 @@ def test_wheel_ships_the_data(wheel: Path) -> None:
     for data in ("valuesets", "procedures", "acr_table", "parameters", "medications", "report_phrases"):
         assert f"cdshooks/knowledge/{data}.yaml" in names
     assert "cdshooks/cards/_safety.yaml" in names and "cdshooks/catalog/worst_case_values.yaml" in names
+    assert "cdshooks/knowledge/VERSION" in names
     assert "cdshooks/store/migrations/env.py" in names
     assert any(n.startswith("cdshooks/store/migrations/versions/0001") for n in names)
 
@@ -48,8 +49,10 @@ def test_installed_package_works_from_another_directory(wheel: Path, tmp_path: P
         "from cdshooks.catalog.loader import catalog_dir, load_catalog\n"
         "from cdshooks.clinical.knowledge import default_knowledge\n"
         "from cdshooks.store.schema import head_revision\n"
+        "from cdshooks.governance.knowledge_version import knowledge_version\n"
         "print(json.dumps({'module': cdshooks.__file__, 'cards': str(catalog_dir()), 'topics': len(load_catalog()),\n"
-        "                  'acr': default_knowledge().acr('MRI_CAP').category, 'head': head_revision()}))\n"
+        "                  'acr': default_knowledge().acr('MRI_CAP').category, 'head': head_revision(),\n"
+        "                  'knowledge': knowledge_version().to_json()}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
     run = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r})\n" + probe],
@@ -61,4 +64,7 @@ def test_installed_package_works_from_another_directory(wheel: Path, tmp_path: P
     assert result["module"].startswith(str(target))
     assert result["cards"].startswith(str(target))
     assert result["topics"] == len(list((REPO / "cards").glob("[!_]*.yaml")))  # `_safety.yaml` is not a topic
-    assert result["acr"] == "usually-not-appropriate" and result["head"] >= "0002"
+    assert result["acr"] == "usually-not-appropriate" and result["head"] >= "0003"
+    from cdshooks.governance.knowledge_version import knowledge_version
+
+    assert result["knowledge"] == knowledge_version().to_json()  # installed or checked out: the same content hash

@@ -12,6 +12,7 @@ from datetime import date
 from html import escape
 from pathlib import Path
 
+from cdshooks.analytics import by_orderer, by_version, delivery
 from cdshooks.analytics.charts import (
     ACCEPTED,
     OVERRIDDEN,
@@ -44,6 +45,9 @@ vertical-align:middle}
 font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:600}
 table.reasons td{padding:2px 6px;font-size:.9rem}td.reason{max-width:260px}
 svg.week .grid{stroke:#e3e7ea}svg.week .tick{font-size:10px;fill:#5b6670}
+section table{border-collapse:collapse;margin:.4rem 0 1rem}section th,section td{padding:4px 8px;
+border-bottom:1px solid #e6e9ec;text-align:left}section th{font-size:.85rem;color:#5b6670}
+section details{margin:.3rem 0}
 """
 
 
@@ -161,7 +165,13 @@ def trend_section(report: Report) -> str:
             f"<div class=\"grid2\">{''.join(cells)}</div>{rest}")
 
 
-SECTIONS: list[Section] = [summary_section, topics_section, reasons_section, trend_section]
+def governance_sections(report: Report) -> str:
+    """Issue 14: live / silent / suppressed per topic, per knowledge version, per orderer and site."""
+    return (delivery.html_fragment(report.delivery) + by_version.html_fragment(report.by_version)
+            + by_orderer.html_fragment(report.by_orderer))
+
+
+SECTIONS: list[Section] = [summary_section, topics_section, reasons_section, trend_section, governance_sections]
 
 
 def render_html(report: Report, sections: Sequence[Section] = SECTIONS) -> str:

@@ -19,6 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from cdshooks.analytics import by_orderer, by_version, delivery
+from cdshooks.analytics.by_orderer import OrdererViews
+from cdshooks.analytics.by_version import VersionStats
+from cdshooks.analytics.delivery import DeliveryRow
 from cdshooks.store.tables import feedback, issued_cards
 
 DEFAULT_FATIGUE_THRESHOLD = 0.5  # override rate at or above which a topic is flagged
@@ -94,6 +98,10 @@ class Report:
     fatigue_rule: dict[str, float] = field(default_factory=dict)
     first_issued: str | None = None
     last_issued: str | None = None
+    # governance sections (issue 14): live/silent/suppressed per topic, per knowledge version, per orderer and site
+    delivery: list[DeliveryRow] = field(default_factory=list)
+    by_version: list[VersionStats] = field(default_factory=list)
+    by_orderer: OrdererViews = field(default_factory=OrdererViews)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,9 +126,10 @@ def _reason(item: Any) -> str:
 
 
 def load_outcomes(engine: Engine, since: datetime | None = None) -> tuple[list[CardOutcome], int, int]:
-    """(one CardOutcome per card issued since `since`, feedback items stored, of which for unknown cards)."""
-    cards_query = select(issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.issued_at,
-                         issued_cards.c.suggestion_uuids)
+    """(one CardOutcome per card shown since `since`, feedback items stored, of which for unknown cards)."""
+    cards_query = (select(issued_cards.c.card_uuid, issued_cards.c.topic, issued_cards.c.issued_at,
+                          issued_cards.c.suggestion_uuids)
+                   .where(issued_cards.c.delivery == "shown"))  # silent and suppressed cards: governance sections
     if since is not None:
         cards_query = cards_query.where(issued_cards.c.issued_at >= since)
     with engine.connect() as conn:
@@ -217,6 +226,9 @@ def build_report(engine: Engine, since: datetime | None = None, now: datetime | 
         fatigue_rule={"threshold": threshold, "min_shown": min_shown},
         first_issued=min(issued).isoformat(timespec="seconds") if issued else None,
         last_issued=max(issued).isoformat(timespec="seconds") if issued else None,
+        delivery=delivery.delivery_by_topic(engine, since),
+        by_version=by_version.by_version(engine, since),
+        by_orderer=by_orderer.orderer_views(engine, since),
     )
 
 
@@ -238,11 +250,10 @@ def format_text(report: Report) -> str:
     lines = [f"cards shown {report.cards_shown}, feedback items {report.feedback_items} "
              f"({report.feedback_unknown_cards} for unknown cards){since}"]
     if not report.topics:
-        lines.append("no cards issued yet")
-        return "\n".join(lines)
-    header = (f"{'topic':46} {'shown':>6} {'accept':>6} {'overr':>6} {'none':>6} {'acc%':>6} {'ovr%':>6} "
-              f"{'median':>8}  flag")
-    lines.append(header)
+        lines.append("no cards shown yet")
+    else:
+        lines.append(f"{'topic':46} {'shown':>6} {'accept':>6} {'overr':>6} {'none':>6} {'acc%':>6} {'ovr%':>6} "
+                     f"{'median':>8}  flag")
     for t in report.topics:
         flag = "ALERT-FATIGUE RISK" if t.fatigue_risk else ""
         accepted = f"{t.acceptance_rate * 100:5.1f}%" if t.acceptance_rate is not None else f"{'n/a':>6}"
@@ -253,4 +264,6 @@ def format_text(report: Report) -> str:
             lines.append(f"{'':4}cannot be accepted: its cards offer no suggestion")
         for reason, count in t.override_reasons.items():
             lines.append(f"{'':4}override: {reason} x{count}")
+    lines += delivery.text_lines(report.delivery) + by_version.text_lines(report.by_version)
+    lines += by_orderer.text_lines(report.by_orderer)
     return "\n".join(lines)

@@ -1,10 +1,12 @@
 """The card catalog: one YAML file per topic in the top-level `cards/` folder (shipped in the package).
 
 An entry holds everything a clinician reads — indicator, summary and detail templates, source, links,
-suggestions, override reasons — and the evidence it rests on. Templates use `{name}` placeholders filled
-from a finding's typed values (cdshooks.clinical.topics). Loading validates every entry against a schema
-(unknown keys refused), so a broken catalog stops start-up with a message naming the file and the key, never
-a hook call. A site may replace whole card files with same-named files in `<CDSHOOKS_KNOWLEDGE_DIR>/cards/`.
+suggestions, override reasons — the evidence it rests on, and its delivery `mode` (`live`, the default, or
+`silent`: evaluated and recorded, never sent; cdshooks.governance.delivery). Templates use `{name}`
+placeholders filled from a finding's typed values (cdshooks.clinical.topics). Loading validates every entry
+against a schema (unknown keys refused), so a broken catalog stops start-up with a message naming the file and
+the key, never a hook call. A site may replace whole card files with same-named files in
+`<CDSHOOKS_KNOWLEDGE_DIR>/cards/`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from cdshooks import yaml_reader
 
 TOPIC_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://bonemets-cds.org/fhir/CodeSystem/override-reason"
@@ -90,6 +94,7 @@ class CardFile(_Strict):
     evidence: tuple[Text, ...] = Field(min_length=1)
     variants: dict[str, Variant] = Field(default_factory=dict)
     example_values: dict[str, Any]
+    mode: Literal["live", "silent"] = "live"  # silent: evaluated and recorded as "would have shown", never sent
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class CardSpec:
     variants: Mapping[str, Variant]
     example_values: Mapping[str, Any]
     path: str
+    mode: str = "live"
 
     def templates(self) -> list[str]:
         out = [self.summary, self.detail]
@@ -165,7 +171,8 @@ def _parse(data: Any, where: str) -> CardSpec:
         topic=card.topic, title=card.title, indicator=card.indicator, summary=card.summary, detail=card.detail,
         source_label=card.source.label, source_url=card.source.url, links=card.links, suggestions=suggestions,
         selection_behavior=card.selection_behavior, override_reasons=card.override_reasons,
-        evidence=card.evidence, variants=card.variants, example_values=card.example_values, path=where)
+        evidence=card.evidence, variants=card.variants, example_values=card.example_values, path=where,
+        mode=card.mode)
 
 
 def catalog_dir() -> Path:
@@ -181,7 +188,7 @@ def catalog_dir() -> Path:
 
 def read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml_reader.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
@@ -230,7 +237,7 @@ WORST_CASE_FILE = Path(__file__).resolve().parent / "worst_case_values.yaml"
 
 @cache
 def _worst_case_data() -> dict[str, Any]:
-    data = yaml.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
+    data = yaml_reader.safe_load(WORST_CASE_FILE.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
         raise CatalogError(f"{WORST_CASE_FILE.name}: needs a 'defaults' mapping")
     return data

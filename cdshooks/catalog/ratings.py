@@ -3,7 +3,8 @@
 The action carries the draft exactly as received except for the Argonaut rating extensions (earlier
 ratings on it are replaced): `pama-rating` (appropriate | not-appropriate | no-criteria-apply),
 `pama-rating-qcdsm-consulted` (the decision support mechanism, CDSHOOKS_PAMA_QCDSM_ID),
-`pama-rating-consult-id` (one fresh urn:uuid per call) and `pama-rating-auc-applied` (the criteria applied).
+`pama-rating-consult-id` (one fresh urn:uuid per call) and `pama-rating-auc-applied` (the criteria applied),
+plus the consultation's own extensions beside the consult id (the knowledge version, cdshooks.governance).
 Source: Argonaut "CDS Hooks for PAMA" guide (extension table; scenario 01 rating and 02 suggestion examples).
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdshooks.clinical.findings import Evaluation
+from cdshooks.clinical.findings import Evaluation, Rating
 from cdshooks.protocol.response import Action
 
 ARGONAUT = "http://fhir.org/argonaut"
@@ -27,6 +28,8 @@ RATING_SYSTEM = f"{ARGONAUT}/CodeSystem/pama-rating"
 RATINGS = {"appropriate": "Appropriate", "not-appropriate": "Not appropriate",
            "no-criteria-apply": "No criteria apply"}
 AUC_APPLIED = "https://acsearch.acr.org/list"  # ACR Appropriateness Criteria
+# written by this service with every rating (replaced, like the Argonaut ones, when an order is rated again)
+KNOWLEDGE_URL = "https://bonemets-cds.org/fhir/StructureDefinition/knowledge-version"
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,22 @@ class Consult:
 
     qcdsm: str
     id: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
+    extra: tuple[Mapping[str, Any], ...] = ()  # FHIR extensions written with every rating, beside the consult id
 
 
 def unrated(resource: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the resource without earlier Argonaut rating extensions."""
     updated = copy.deepcopy(dict(resource))
-    kept = [e for e in updated.get("extension", []) if not (isinstance(e, dict) and str(e.get("url", ""))
-                                                             .startswith(f"{ARGONAUT}/Extension/pama-rating"))]
+    kept = [e for e in updated.get("extension", []) if not (isinstance(e, dict) and _rating_url(e.get("url")))]
     if kept:
         updated["extension"] = kept
     else:
         updated.pop("extension", None)
     return updated
+
+
+def _rating_url(url: Any) -> bool:
+    return isinstance(url, str) and (url.startswith(f"{ARGONAUT}/Extension/pama-rating") or url == KNOWLEDGE_URL)
 
 
 def rated(resource: Mapping[str, Any], rating: str, consult: Consult, auc: str = AUC_APPLIED) -> dict[str, Any]:
@@ -59,19 +66,19 @@ def rated(resource: Mapping[str, Any], rating: str, consult: Consult, auc: str =
         {"url": QCDSM_URL, "valueString": consult.qcdsm},
         {"url": CONSULT_URL, "valueUri": consult.id},
         {"url": AUC_URL, "valueUri": auc},
+        *(copy.deepcopy(dict(e)) for e in consult.extra),
     ]
     return updated
 
 
+def rating_action(item: Rating, consult: Consult) -> Action | None:
+    """The `update` action writing the rating on its draft (None: the draft is not an identified ServiceRequest)."""
+    draft = item.resource
+    if draft is None or draft.get("resourceType") != "ServiceRequest" or not draft.get("id"):
+        return None
+    return Action("update", f"Record the appropriateness rating '{RATINGS[item.rating]}' on {item.order_id}",
+                  resource=rated(draft, item.rating, consult))
+
+
 def rating_actions(evaluation: Evaluation, consult: Consult) -> list[Action]:
-    actions = []
-    for item in evaluation.ratings:
-        draft = item.resource
-        if draft is None or draft.get("resourceType") != "ServiceRequest" or not draft.get("id"):
-            continue
-        actions.append(Action(
-            "update",
-            f"Record the appropriateness rating '{RATINGS[item.rating]}' on {item.order_id}",
-            resource=rated(draft, item.rating, consult),
-        ))
-    return actions
+    return [action for item in evaluation.ratings if (action := rating_action(item, consult)) is not None]

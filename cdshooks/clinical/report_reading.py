@@ -45,11 +45,12 @@ overrides included: `Knowledge.report_grammar`); never raises on text input.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -285,6 +286,9 @@ PHRASE_LISTS: Final = frozenset(name for names in _LAYERS.values() for name in n
 SCOPE_WINDOWS: Final = _PRE_KINDS | _POST_KINDS
 
 
+_GRAMMAR_SERIALS: Final[itertools.count[int]] = itertools.count()
+
+
 @dataclass(frozen=True)
 class _Grammar:
     layers: dict[str, re.Pattern[str]]
@@ -301,6 +305,8 @@ class _Grammar:
     hedge_window: int
     vertebral: re.Pattern[str]
     weight_bearing: re.Pattern[str]
+    # tells grammars apart in the memory of readings (a site override reads the same text differently)
+    serial: int = field(default_factory=lambda: next(_GRAMMAR_SERIALS))
 
 
 def _body(entry: Mapping[str, Any]) -> str:
@@ -624,22 +630,51 @@ class _Doc:
 # ------------------------------------------------------------------------------------------------
 
 
+READING_CACHE_CHARS = 4_000_000  # report text remembered with its reading, per process (then forgotten)
+_READINGS: dict[tuple[str, bool, int], ReportReading] = {}
+_reading_chars = 0
+
+
+def forget_readings() -> None:
+    """Empty the per-process memory of readings (benchmarks of the reader itself)."""
+    global _reading_chars
+    _READINGS.clear()
+    _reading_chars = 0
+
+
 def read_report(text: str | None, modality: str | None = None, procedure_class: str | None = None,
                 grammar: ReportGrammar | None = None) -> ReportReading:
     """Read one report text (findings and/or impression); `None` or empty gives an UNKNOWN reading.
 
     `modality` (NM | CT | PT | MR | XR) and `procedure_class` (e.g. BONE_SCAN_WB) are the study's context:
     on a bone scan a statement about metastatic disease that names no region is about bone. `grammar` is the
-    knowledge's (`Knowledge.report_grammar`, site overrides included); without it, the shipped one."""
+    knowledge's (`Knowledge.report_grammar`, site overrides included); without it, the shipped one.
+
+    A reading depends only on the text, that context and the grammar, and the same reports come back with every
+    hook call about a patient: each is read once per process (bounded by READING_CACHE_CHARS)."""
+    global _reading_chars
     if not isinstance(text, str) or not text.strip():
         return UNKNOWN_READING
     if grammar is None:
         grammar = _grammar()  # outside the guard: a broken phrase file must fail loudly
     try:
         bone_context = (isinstance(modality, str) and modality.upper() == "NM") or procedure_class in _BONE_SCAN_CLASSES
-        return _read(text, grammar, bone_context)
-    except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
+    except TypeError:  # an odd (unhashable) class: unreadable, as before
         return UNKNOWN_READING
+    key = (text, bone_context, grammar.serial)
+    found = _READINGS.get(key)
+    if found is not None:
+        return found
+    try:
+        found = _read(text, grammar, bone_context)
+    except Exception:  # a CDS service must not fail on odd report text; treat it as unreadable
+        found = UNKNOWN_READING
+    if _reading_chars + len(text) > READING_CACHE_CHARS:
+        _READINGS.clear()
+        _reading_chars = 0
+    _READINGS[key] = found
+    _reading_chars += len(text)
+    return found
 
 
 # one statement the report makes: regions (empty: names none), status, position, clause

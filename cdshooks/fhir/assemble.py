@@ -13,8 +13,10 @@ within the budget) makes the call unanswerable: `Assembly.unavailable` names tho
 answers 412, never a silent empty 200.
 
 Isolation: one call runs at most `concurrency` fetches at a time (workers that take keys from the call's own
-queue, not one pool task per key), and one fhirServer holds at most `per_server` of the worker's fetch
-threads (`HostGates`), so a slow server delays only the calls that use it. Every read is bounded by the
+queue, not one pool task per key; the default lets every key go at once), and one fhirServer holds at most
+`per_server` of the worker's fetch threads (`HostGates`), so a slow server delays only the calls that use it.
+A worker follows its search's `next` pages the moment each link is read; the remaining pages of prefetched
+first pages (links known from the start) are queued first. Every read is bounded by the
 call's deadline (FhirClient), so no fetch outlives the call by more than one socket read. The resources
 fetched for one call are capped at `max_entries` (more: the key is marked partial).
 """
@@ -166,10 +168,11 @@ def _run_fetches(
         return
     client = plan.client
     jobs: deque[tuple[str, str, Callable[[], FetchResult]]] = deque()
-    for key, query in to_fetch.items():
-        jobs.append((key, "fetch", lambda q=query: client.fetch(q, deadline)))  # type: ignore[misc]
+    # the known chains first: a prefetched first page whose `next` link is already known
     for key, bundle in to_complete.items():
         jobs.append((key, "pages", lambda b=bundle: _remaining_pages(client, b, deadline)))  # type: ignore[misc]
+    for key, query in to_fetch.items():
+        jobs.append((key, "fetch", lambda q=query: client.fetch(q, deadline)))  # type: ignore[misc]
     outcomes: dict[str, tuple[str, FetchResult | BaseException]] = {}
     # slots of this fhirServer's share, taken without waiting: a pool thread never blocks on a busy server
     gate = gates.gate(client.base_url)

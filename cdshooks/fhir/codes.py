@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -56,16 +56,68 @@ def _coding_dicts(concept: Any) -> Iterator[dict[str, Any]]:
 @dataclass(frozen=True)
 class ConceptProfile:
     """A concept read once (its codings and its text), for matching against many value sets: `codings()` and
-    `concept_text()` accept it in place of the concept."""
+    `concept_text()` accept it in place of the concept. `memo` holds what matchers computed from it (value-set
+    results, keyed by the matcher); it is not part of the profile's value."""
 
     codings: tuple[Coding, ...]
     text: str
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+
+PROFILE_CACHE_SIZE = 20_000  # distinct concepts remembered per process (bounded: a remote party sends them)
+_PROFILES: dict[tuple[str | None, ...], ConceptProfile] = {}
+_NO_CONCEPT = ConceptProfile((), "")
+
+
+def concept_key(concept: Any) -> tuple[str | None, ...] | None:
+    """What `codings()` and `concept_text()` read of a CodeableConcept, as a hashable key: its text and each
+    coding's (system, code, display). None for any other shape or a non-string value (read without caching)."""
+    if type(concept) is not dict:
+        return None
+    coding = concept.get("coding")
+    if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:  # the usual shape
+        text, system, code, display = concept.get("text"), item.get("system"), item.get("code"), item.get("display")
+        if ((text is None or type(text) is str) and (system is None or type(system) is str)
+                and (code is None or type(code) is str) and (display is None or type(display) is str)):
+            return text, system, code, display
+        return None
+    text = concept.get("text")
+    if text is not None and type(text) is not str:
+        return None
+    if coding is None:
+        return None if ("code" in concept or "system" in concept) else (text,)
+    if type(coding) is not list:
+        return None
+    parts: list[str | None] = [text]
+    for item in coding:
+        if type(item) is not dict:
+            return None
+        system, code, display = item.get("system"), item.get("code"), item.get("display")
+        if ((system is not None and type(system) is not str) or (code is not None and type(code) is not str)
+                or (display is not None and type(display) is not str)):
+            return None
+        parts += (system, code, display)
+    return tuple(parts)
 
 
 def profile(concept: Any) -> ConceptProfile:
-    if isinstance(concept, ConceptProfile):
+    """The concept's profile. Records repeat the same concepts (every lab of one test, every "confirmed"
+    verification status), so a CodeableConcept is read once per process: equal concepts share one profile
+    (and so what was matched on it)."""
+    if type(concept) is ConceptProfile:
         return concept
-    return ConceptProfile(tuple(codings(concept)), concept_text(concept))
+    if concept is None:  # an absent element
+        return _NO_CONCEPT
+    key = concept_key(concept)
+    if key is None:
+        return ConceptProfile(tuple(codings(concept)), concept_text(concept))
+    found = _PROFILES.get(key)
+    if found is None:
+        found = ConceptProfile(tuple(codings(concept)), concept_text(concept))
+        if len(_PROFILES) >= PROFILE_CACHE_SIZE:
+            _PROFILES.clear()
+        _PROFILES[key] = found
+    return found
 
 
 def codings(concept: Any) -> list[Coding]:
@@ -139,6 +191,10 @@ def _from_match(match: re.Match[str]) -> datetime:
     return value.astimezone(UTC)
 
 
+DATE_CACHE_SIZE = 50_000  # date strings remembered with their instant, per process (bounded)
+_DATES: dict[str, datetime | None] = {}
+
+
 def parse_fhir_datetime(value: Any) -> datetime | None:
     """A FHIR date / dateTime / instant as a timezone-aware UTC datetime, or None.
 
@@ -146,10 +202,24 @@ def parse_fhir_datetime(value: Any) -> datetime | None:
     a date alone is midnight UTC; a time without an offset is read as UTC. Python ``date`` / ``datetime``
     values are accepted too (naive datetimes are taken as UTC). Anything unparseable gives None; never raises.
     """
+    if type(value) is str:  # the usual case; every hook call about a patient repeats the same dates
+        try:
+            return _DATES[value]
+        except KeyError:
+            pass
+        found = _parse_text(value)
+        if len(_DATES) >= DATE_CACHE_SIZE:
+            _DATES.clear()
+        _DATES[value] = found
+        return found
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return _parse_text(value)
+
+
+def _parse_text(value: Any) -> datetime | None:
     text = _clean(value)
     if text is None:
         return None

@@ -34,6 +34,12 @@ def current_client() -> Client | None:
     return client
 
 
+def current_tenant() -> str | None:
+    """The `tenant` claim of this request's client JWT, when it had one."""
+    tenant: str | None = g.get("cds_tenant")
+    return tenant
+
+
 def unauthorized() -> Response:
     response = problem(401, "client authentication failed")
     response.headers["WWW-Authenticate"] = "Bearer"
@@ -42,6 +48,7 @@ def unauthorized() -> Response:
 
 def authenticate() -> Response | None:
     g.cds_client = None
+    g.cds_tenant = None
     if request.method == "OPTIONS" or request.path in OPEN_PATHS:
         return None
     rt = runtime()
@@ -62,4 +69,5 @@ def authenticate() -> Response | None:
         response.headers["Retry-After"] = "5"
         return response
     g.cds_client = verified.client
+    g.cds_tenant = verified.tenant
     return None

@@ -12,14 +12,14 @@ from flask import Blueprint, Response
 from cdshooks import pipeline
 from cdshooks.fhir.assemble import FetchPlan, assemble
 from cdshooks.fhir.client import FhirClient
-from cdshooks.http.auth import current_client
+from cdshooks.http.auth import current_client, current_tenant
 from cdshooks.http.body import read_json
 from cdshooks.http.errors import operation_outcome, problem
 from cdshooks.protocol.request import HookRequest, parse_request
 from cdshooks.protocol.response import HookResponse
 from cdshooks.runtime import Runtime, runtime
 from cdshooks.services import BY_ID, ServiceDefinition
-from cdshooks.store.store import IssuedCard
+from cdshooks.store.store import IssuedCard, IssuedRating
 
 log = logging.getLogger(__name__)
 
@@ -98,34 +98,57 @@ def call(service_id: str) -> Response:
              f"prefetch.{key}")
             for key in assembly.unavailable
         ])
-    answer = pipeline.answer(service, assembly.record, now, rt.settings, rt.knowledge, rt.render)
+    patient_key = rt.store.patient_key(context.patientId)
+    governance = pipeline.Governance(
+        version=rt.knowledge_version, silent=rt.silent_topics,
+        overridden=rt.repeats.for_patient(patient_key, now) if rt.repeats is not None else None)
+    answer = pipeline.answer(service, assembly.record, now, rt.settings, rt.knowledge, rt.render, governance)
     body = answer.response.to_json()
-    _record_issued(rt, service, request, context.patientId, answer.response, now)
+    _record_issued(rt, service, request, patient_key, context.userId, answer, now)
     _log_call(service, request, 200, started, answer.response, assembly.degraded, [], assembly.fetched)
     return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
 
 
 def _record_issued(
-    rt: Runtime, service: ServiceDefinition, request: HookRequest, patient_id: str, response: HookResponse,
-    now: Any,
+    rt: Runtime, service: ServiceDefinition, request: HookRequest, patient_key: str, user_id: str,
+    answer: pipeline.Answer, now: Any,
 ) -> None:
-    if not response.cards:
+    """Every card the call produced (shown, silent, suppressed) and every rating, with the knowledge that produced
+    them, the ordering clinician (keyed hash unless CDSHOOKS_STORE_USER_IDS) and the calling client."""
+    if not answer.issued and not answer.ratings:
         return
-    key = rt.store.patient_key(patient_id)
-    rt.store.record_cards([
+    version = rt.knowledge_version
+    client = current_client()
+    who = {
+        "knowledge_version": version.version if version else None,
+        "knowledge_hash": version.hash if version else None,
+        "user_key": (user_id if rt.settings.store_user_ids else rt.store.user_key(user_id)) if user_id else None,
+        "client_id": client.issuer if client else None,
+        "tenant": current_tenant(),
+    }
+    rows: list[IssuedCard | IssuedRating] = [
         IssuedCard(
-            card_uuid=card.uuid,
+            card_uuid=item.card.uuid,
             service_id=service.id,
             hook=service.hook,
             hook_instance=request.hookInstance,
-            topic=card.topic,
-            indicator=card.indicator,
-            suggestion_uuids=tuple(s.uuid for s in card.suggestions),
-            patient_key=key,
+            topic=item.card.topic,
+            indicator=item.card.indicator,
+            suggestion_uuids=tuple(s.uuid for s in item.card.suggestions),
+            patient_key=patient_key,
             issued_at=now,
+            delivery=item.delivery,
+            evidence_key=item.evidence_key,
+            **who,
         )
-        for card in response.cards
-    ])
+        for item in answer.issued
+    ]
+    consult_id = answer.consult.id if answer.consult else ""
+    rows += [IssuedRating(consult_id=consult_id, service_id=service.id, hook=service.hook,
+                          hook_instance=request.hookInstance, procedure_class=rating.procedure_class,
+                          rating=rating.rating, patient_key=patient_key, rated_at=now, **who)
+             for rating in answer.ratings]
+    rt.store.record_cards(rows)
 
 
 def _log_call(

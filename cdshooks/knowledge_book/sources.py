@@ -8,10 +8,8 @@ merged with the same override rules. This module is the one place that reaches i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,12 @@ import yaml
 from cdshooks.catalog.loader import CatalogError, catalog_dir
 from cdshooks.clinical.knowledge import ENTRY_SECTIONS, KNOWLEDGE_DIR, Knowledge, load_knowledge
 from cdshooks.clinical.knowledge.yaml_files import _apply_override, _Loaded, _resolve_override
+from cdshooks.governance.knowledge_version import RULES_DOC, knowledge_sources, rules_doc_path
+from cdshooks.governance.knowledge_version import content_hash as hashed
 
-RULES_DOC = "clinical-rules.md"
+__all__ = ["RULES_DOC", "KnowledgeFiles", "cards_directory", "catalog_texts", "content_hash", "header_comment",
+           "load_knowledge_files", "rules_doc_path"]
+
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the files were validated already: parse them fast
 
 
@@ -83,27 +85,8 @@ def header_comment(path: Path) -> str:
     return "\n".join(lines).strip()
 
 
-def rules_doc_path() -> Path:
-    """`cdshooks/docs/clinical-rules.md` in an installed package; the repository's `docs/` in a checkout."""
-    try:
-        shipped = Path(str(resources.files("cdshooks") / "docs" / RULES_DOC))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
-        shipped = Path()
-    if shipped.is_file():
-        return shipped
-    return Path(__file__).resolve().parent.parent.parent / "docs" / RULES_DOC
-
-
 def content_hash(files: KnowledgeFiles, cards: Path, rules_doc: Path) -> str:
-    """SHA-256 over every file the book is made from: shipped knowledge, the site's override files, the card
-    catalog and the rule summaries. Any edit to any of them changes it."""
-    digest = hashlib.sha256()
-    groups: list[tuple[str, Path]] = [("knowledge", p) for p in sorted(KNOWLEDGE_DIR.glob("*.yaml"))]
-    if files.override_dir is not None:
-        groups += [("override", p) for p in sorted(files.override_dir.glob("*.yaml"))]
-    groups += [("cards", p) for p in sorted(cards.glob("*.yaml"))]
-    groups.append(("docs", rules_doc))
-    for group, path in groups:
-        digest.update(f"{group}/{path.name}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    """The knowledge's content hash (cdshooks.governance.knowledge_version: the one function that computes it,
+    the same hash every card and rating carries): every shipped knowledge file, the site's override files, the
+    card catalog and the rule summaries. Any edit to any of them changes it."""
+    return hashed(knowledge_sources(files.override_dir, cards, rules_doc))

@@ -126,6 +126,8 @@ class Card:
     overrideReasons: tuple[Coding, ...] = ()
     links: tuple[Link, ...] = ()
     uuid: str = field(default_factory=new_uuid)
+    # CDS Hooks `extension`: named properties under reverse-domain keys (cdshooks.governance.extensions)
+    extension: dict[str, Any] | None = None
 
     @property
     def topic(self) -> str | None:
@@ -142,6 +144,7 @@ class Card:
             "selectionBehavior": self.selectionBehavior if self.suggestions else None,
             "overrideReasons": [r.to_json() for r in self.overrideReasons],
             "links": [link.to_json() for link in self.links],
+            "extension": self.extension,
         })
 
 

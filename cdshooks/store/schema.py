@@ -6,15 +6,19 @@ upgraded explicitly with `cdshooks db upgrade`, and the service refuses to start
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]+)?=\s*(None|\"[^\"]*\"|'[^']*')\s*$", re.MULTILINE)
 
 
 class SchemaError(RuntimeError):
@@ -22,24 +26,43 @@ class SchemaError(RuntimeError):
 
 
 def _config() -> Config:
+    from alembic.config import Config  # Alembic is imported only to change a schema (start-up checks need none)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
+@cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package ships its migrations
-        raise SchemaError("no schema migrations found")
-    return head
+    """The newest migration: the one revision no other migration names as its `down_revision` (read from the
+    migration files' `revision = ...` lines; a test checks it against Alembic's own answer)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found: dict[str, str] = {m.group(1): m.group(2) for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" in found:
+            revisions.add(found["revision"].strip("\"'"))
+            if found.get("down_revision", "None") != "None":
+                parents.add(found["down_revision"].strip("\"'"))
+    heads = revisions - parents
+    if len(heads) != 1:  # pragma: no cover - the package ships one line of migrations
+        raise SchemaError(f"schema migrations have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database's Alembic version table (None: no table or no row)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        row = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+        return str(row[0]) if row is not None else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     config = _config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn

@@ -1,6 +1,6 @@
-"""The store: issued cards (written in the background) and feedback (written before answering).
+"""The store: issued cards and order ratings (written in the background) and feedback (written before answering).
 
-A store outage never blocks a hook answer: issued-card rows go through a bounded queue to one writer
+A store outage never blocks a hook answer: issued-card and rating rows go through a bounded queue to one writer
 thread that retries and, when it must give up, counts the rows as lost (metric + log). Feedback is
 written synchronously (the client is told it was kept) and idempotently: the same item posted twice is
 stored once.
@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, and_, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cdshooks.protocol.feedback import FeedbackItem
-from cdshooks.store.tables import feedback, issued_cards
+from cdshooks.store.tables import feedback, issued_cards, order_ratings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ class IssuedCard:
     suggestion_uuids: tuple[str, ...]
     patient_key: str | None
     issued_at: datetime
+    delivery: str = "shown"  # shown | silent (would have shown) | suppressed (repeat of an overridden card)
+    evidence_key: str | None = None
+    knowledge_version: str | None = None
+    knowledge_hash: str | None = None
+    user_key: str | None = None
+    client_id: str | None = None
+    tenant: str | None = None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -56,6 +63,41 @@ class IssuedCard:
             "suggestion_uuids": " ".join(self.suggestion_uuids),
             "patient_key": self.patient_key,
             "issued_at": self.issued_at,
+            "delivery": self.delivery,
+            "evidence_key": self.evidence_key,
+            "knowledge_version": self.knowledge_version,
+            "knowledge_hash": self.knowledge_hash,
+            "user_key": self.user_key,
+            "client_id": self.client_id,
+            "tenant": self.tenant,
+        }
+
+
+@dataclass(frozen=True)
+class IssuedRating:
+    """One appropriateness rating of a drafted order (no order id is kept: the class, the rating, who and when)."""
+
+    consult_id: str
+    service_id: str
+    hook: str
+    hook_instance: str
+    procedure_class: str | None
+    rating: str
+    patient_key: str | None
+    rated_at: datetime
+    knowledge_version: str | None = None
+    knowledge_hash: str | None = None
+    user_key: str | None = None
+    client_id: str | None = None
+    tenant: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "consult_id": self.consult_id, "service_id": self.service_id, "hook": self.hook,
+            "hook_instance": self.hook_instance, "procedure_class": self.procedure_class, "rating": self.rating,
+            "patient_key": self.patient_key, "user_key": self.user_key, "client_id": self.client_id,
+            "tenant": self.tenant, "knowledge_version": self.knowledge_version,
+            "knowledge_hash": self.knowledge_hash, "rated_at": self.rated_at,
         }
 
 
@@ -128,8 +170,13 @@ class Store:
     def patient_key(self, patient_id: str) -> str:
         return hmac.new(self._key, patient_id.encode(), hashlib.sha256).hexdigest()
 
-    # -- issued cards (background) -----------------------------------------------------------------
-    def record_cards(self, cards: Sequence[IssuedCard]) -> None:
+    def user_key(self, user_id: str) -> str:
+        """The ordering clinician as a keyed hash (its own domain: never equal to a patient key)."""
+        return "u:" + hmac.new(self._key, b"user\0" + user_id.encode(), hashlib.sha256).hexdigest()
+
+    # -- issued cards and ratings (background) -----------------------------------------------------
+    def record_cards(self, cards: Sequence[IssuedCard | IssuedRating]) -> None:
+        """Queue card and rating rows for the writer (never blocks; a full queue counts them as lost)."""
         if not cards:
             return
         try:
@@ -137,6 +184,22 @@ class Store:
         except queue.Full:
             self.lost_cards += len(cards)
             log.error("store queue full: issued cards not recorded", extra={"lost": len(cards)})
+
+    def recent_overrides(self, patient_key: str, topics: Sequence[str], since: datetime) -> dict[str, set[str]]:
+        """Topic -> evidence fingerprints of this patient's cards overridden at or after `since` (feedback
+        `overridden`, by outcomeTimestamp). Raises SQLAlchemyError when the store is out."""
+        if not topics:
+            return {}
+        query = (select(issued_cards.c.topic, issued_cards.c.evidence_key)
+                 .join(feedback, feedback.c.card_uuid == issued_cards.c.card_uuid)
+                 .where(and_(issued_cards.c.patient_key == patient_key, issued_cards.c.topic.in_(list(topics)),
+                             feedback.c.outcome == "overridden", feedback.c.outcome_at >= since)))
+        found: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                if row.evidence_key:
+                    found.setdefault(row.topic, set()).add(row.evidence_key)
+        return found
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued card row is written (or given up). Tests and shutdown use it."""
@@ -153,10 +216,10 @@ class Store:
             if batch is _STOP:
                 self._queue.task_done()
                 return
-            rows = [card.row() for card in batch]
+            items = list(batch)
             # drain what else is waiting, up to a bounded batch
             drained = 0
-            while len(rows) < 500:
+            while len(items) < 500:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -165,17 +228,23 @@ class Store:
                     self._queue.put_nowait(_STOP)
                     self._queue.task_done()
                     break
-                rows.extend(card.row() for card in more)
+                items.extend(more)
                 drained += 1
-            self._insert_cards(rows)
+            self._insert_cards(items)
             for _ in range(drained + 1):
                 self._queue.task_done()
 
-    def _insert_cards(self, rows: list[dict[str, Any]]) -> None:
+    def _insert_cards(self, items: list[IssuedCard | IssuedRating]) -> None:
+        cards = [item.row() for item in items if isinstance(item, IssuedCard)]
+        ratings = [item.row() for item in items if isinstance(item, IssuedRating)]
+        rows = cards + ratings
         for attempt in range(3):
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(self._insert_ignore(issued_cards, "card_uuid"), rows)
+                with self.engine.begin() as conn:  # one transaction: a retry never writes a rating twice
+                    if cards:
+                        conn.execute(self._insert_ignore(issued_cards, "card_uuid"), cards)
+                    if ratings:
+                        conn.execute(order_ratings.insert(), ratings)
                 return
             except SQLAlchemyError as exc:
                 log.warning("issued-card write failed", extra={"attempt": attempt + 1, "error": type(exc).__name__})

@@ -136,7 +136,7 @@ def test_trend_only_where_the_weeks_carry_it(store: Store) -> None:
     assert report.trend_topics == ["steady"]
     assert [w.shown for w in report.trend_weeks("steady")] == [TREND_MIN_CARDS_PER_WEEK] * TREND_MIN_WEEKS
     page = render_html(report)
-    assert page.count("<svg") == 1
+    assert page.count("<svg class=\"week\"") == 1
     assert "No trend for 2 other topic(s): short, thin." in page
 
 
@@ -157,7 +157,7 @@ def test_the_page_for_empty_one_week_and_ten_weeks(tmp_path: Path, weeks: int) -
     page = render_html(report)
     assert re.search(r"<th>\s*</th>|<h\d>\s*</h\d>", page) is None  # no blank header
     if weeks == 0:
-        assert "No cards issued yet." in page and "<table" not in page and "<svg" not in page
+        assert "No cards issued yet." in page and "<table" not in page and "<svg class=\"week\"" not in page
         return
     shown = [int(n) for n in re.findall(r'<td class="topic">[^<]+</td><td class="num">(\d+)</td>', page)]
     assert sum(shown) == report.cards_shown
@@ -173,7 +173,7 @@ def test_the_page_for_empty_one_week_and_ten_weeks(tmp_path: Path, weeks: int) -
     else:
         assert set(report.trend_topics) == {"acr-usually-not-appropriate", "renal-impairment-contrast",
                                             "bone-mets-no-bma", "cns-symptoms-mri-brain"}
-        assert page.count("<svg") == len(report.trend_topics)
+        assert page.count("<svg class=\"week\"") == len(report.trend_topics)
         # one shared x-axis of week dates, first and last Monday of the data
         first, last = MONDAY.date(), (MONDAY + timedelta(weeks=weeks - 1)).date()
         assert f">{first.day} {first:%b}</text>" in page and f">{last.day} {last:%b}</text>" in page

@@ -84,9 +84,9 @@ def test_db_commands(database: str) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["db", "current"]).exit_code == 1  # empty database: behind
     upgraded = runner.invoke(main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0 and "empty -> 0002" in upgraded.output
+    assert upgraded.exit_code == 0 and "empty -> 0003" in upgraded.output
     current = runner.invoke(main, ["db", "current"])
-    assert current.exit_code == 0 and "database 0002, service needs 0002" in current.output
+    assert current.exit_code == 0 and "database 0003, service needs 0003" in current.output
 
 
 def test_report_command_text_json_and_html(database: str, tmp_path: Path) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdshooks.fhir.codes import codings, concept_text, parse_fhir_datetime
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile
+
+if TYPE_CHECKING:
+    from cdshooks.clinical.knowledge import Knowledge, Medication
+
+T = TypeVar("T")
 
 Resource = dict[str, Any]
 
@@ -24,13 +30,44 @@ def ref(resource: Resource) -> str:
     return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
 
 
-def status_codes(concept: Any) -> set[str]:
-    return {code for _, code, _ in codings(concept) if code}
+def cached(concept: Any, key: Hashable, compute: Callable[[ConceptProfile], T]) -> T:
+    """`compute(profile)` once per distinct concept and `key` (a key names the question and the Knowledge asked:
+    equal concepts share one profile, see `cdshooks.fhir.codes.profile`)."""
+    read = profile(concept)
+    try:
+        found: T = read.memo[key]
+    except KeyError:
+        found = read.memo[key] = compute(read)
+    return found
+
+
+def medication_of(kb: Knowledge, concept: Any) -> Medication | None:
+    """`kb.medication(concept)`, once per distinct concept."""
+    return cached(concept, (kb, "medication"), kb.medication)
+
+
+def procedure_class_of(kb: Knowledge, concept: Any) -> str | None:
+    """`kb.procedure_class(concept)`, once per distinct concept."""
+    return cached(concept, (kb, "procedure_class"), kb.procedure_class)
+
+
+def status_codes(concept: Any) -> frozenset[str]:
+    if concept is None:
+        return _NO_CODES
+    return cached(concept, "status-codes", _codes)
+
+
+def _codes(read: ConceptProfile) -> frozenset[str]:
+    return frozenset(code for _, code, _ in read.codings if code)
+
+
+_NO_CODES: frozenset[str] = frozenset()
 
 
 def verified(resource: Resource) -> bool:
     """False for refuted or entered-in-error records (Condition.verificationStatus, or a status field)."""
-    if status_codes(resource.get("verificationStatus")) & EXCLUDED_VERIFICATION:
+    verification = resource.get("verificationStatus")
+    if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
         return False
     return resource.get("status") != "entered-in-error"
 
@@ -46,13 +83,19 @@ def clinically_active(resource: Resource) -> bool:
 
 def first_date(resource: Resource, *paths: str) -> datetime | None:
     """The first parseable date among dotted paths (e.g. "effectivePeriod.start")."""
+    if not isinstance(resource, dict):
+        return None
     for path in paths:
-        value: Any = resource
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        moment = parse_fhir_datetime(value) if isinstance(value, str) else None
-        if moment is not None:
-            return moment
+        if "." in path:
+            value: Any = resource
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+        else:
+            value = resource.get(path)
+        if isinstance(value, str):
+            moment = parse_fhir_datetime(value)
+            if moment is not None:
+                return moment
     return None
 
 
@@ -60,7 +103,7 @@ def label_of(concept: Any, fallback: str) -> str:
     """A short human label: the concept text, else the first coding display."""
     if isinstance(concept, dict) and isinstance(concept.get("text"), str) and concept["text"].strip():
         return concept["text"].strip()[:80]
-    for _, _, display in codings(concept):
+    for _, _, display in profile(concept).codings:
         if display:
             return display[:80]
     return fallback
@@ -72,7 +115,7 @@ def site_text(resource: Resource) -> str | None:
         sites = [sites]
     if not isinstance(sites, list):
         return None
-    texts = [concept_text(s) for s in sites if isinstance(s, dict)]
+    texts = [profile(s).text for s in sites if isinstance(s, dict)]
     joined = "; ".join(t for t in texts if t)
     return joined[:120] or None
 

@@ -38,6 +38,7 @@ from cdshooks.clinical.extract.common import (
     concepts,
     first_date,
     label_of,
+    procedure_class_of,
     ref,
     site_text,
     status,
@@ -267,10 +268,10 @@ def _study_class(kb: Knowledge, study: Resource) -> tuple[str | None, str | None
     """(procedure class, modality) of an ImagingStudy."""
     procedure = None
     for concept in concepts(study.get("procedureCode")):
-        procedure = procedure or kb.procedure_class(concept)
+        procedure = procedure or procedure_class_of(kb, concept)
     text = study.get("description")
     if procedure is None and isinstance(text, str):
-        procedure = kb.procedure_class({"text": text})
+        procedure = procedure_class_of(kb, {"text": text})
     modalities = [code for c in as_list(study.get("modality")) for _, code, _ in codings({"coding": [c]})]
     for series in as_list(study.get("series")):
         series_modality = as_dict(as_dict(series).get("modality"))
@@ -340,6 +341,8 @@ def usable(resources: Iterable[Resource]) -> list[Resource]:
     """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
     corrected version of the same report on record (same id, identifier, imaging study or order)."""
     candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
+    if all(status(r) in FINAL for r in candidates):
+        return candidates  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
     for resource in candidates:
         if status(resource) in FINAL:
@@ -379,7 +382,7 @@ def _same_day_match(observation: Resource, when: datetime | None, modality: str 
 def _observation_modality(kb: Knowledge, observation: Resource) -> str | None:
     """A modality the finding names itself (its `method`, or a procedure-coded `code`), if any."""
     for element in ("method", "code"):
-        procedure = kb.procedure_class(observation.get(element)) if isinstance(observation.get(element), dict) \
+        procedure = procedure_class_of(kb, observation.get(element)) if isinstance(observation.get(element), dict) \
             else None
         if procedure is not None:
             return _modality(kb, procedure)
@@ -415,7 +418,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     for report in usable(record_of("DiagnosticReport")):
         linked_studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
         studies = [s for s in linked_studies if isinstance(s, dict)]
-        procedure = kb.procedure_class(report.get("code"))
+        procedure = procedure_class_of(kb, report.get("code"))
         modality = _modality(kb, procedure)
         for report_study in studies:
             if procedure is None or modality is None:
@@ -441,12 +444,18 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     day_candidates += [(s, study_classes[ref(s)][1], first_date(s, "started"), _subject(s)) for s in unreported
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
+    bone_mets = kb.valueset("VS_BONE_METS")
     for observation in usable(record_of("Observation")):
         if ref(observation) in used_observations:
             continue
+        links = observation.get("derivedFrom") or observation.get("partOf")
+        if (not links and observation.get("valueString") is None and observation.get("note") is None
+                and not bone_mets.matches(observation.get("code"))):
+            continue  # no study, no text and no bone finding (a lab): nothing to file
         has_result = observation_result(kb, observation) is not None
-        linked = _linked_studies(observation, resolve)
-        target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None)
+        linked = _linked_studies(observation, resolve) if links else []
+        target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None) \
+            if linked else None
         study = linked[0] if linked else None
         if target is None and not linked and (has_result or _observation_text(observation)) and _is_imaging(
                 kb, observation):

@@ -18,10 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, as_dict, as_list, first_date, ref, status, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    as_dict,
+    as_list,
+    first_date,
+    medication_of,
+    ref,
+    status,
+    verified,
+)
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
-from cdshooks.fhir.codes import concept_text, quantity_value
+from cdshooks.fhir.codes import concept_text, profile, quantity_value
 
 NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start", "not-taken", "unknown", "draft",
              "revoked"}
@@ -127,13 +136,30 @@ def osteoporosis_dose(kb: Knowledge, medication: Medication, resource: Resource,
     rendered as "<n> mg" and read by the same patterns as the medication text."""
     dose = _dose_mg(resource)
     if dose is not None:
-        found = kb.osteoporosis_dose(medication.ingredient, f"{dose:g} mg")
+        found = _regimen(kb, medication.ingredient, f"{dose:g} mg")
         if found is not None:
             return found
-    found = kb.osteoporosis_dose(medication.ingredient, concept_text(concept))
+    found = _regimen(kb, medication.ingredient, profile(concept).text)
     if found is not None:
         return found
     return True if medication.osteoporosis_dose else None
+
+
+REGIMEN_CACHE_SIZE = 4096
+_REGIMENS: dict[tuple[Knowledge, str, str], bool | None] = {}
+
+
+def _regimen(kb: Knowledge, ingredient: str, text: str) -> bool | None:
+    """`kb.osteoporosis_dose(ingredient, text)`, once per process for each (ingredient, text)."""
+    key = (kb, ingredient, text)
+    try:
+        return _REGIMENS[key]
+    except KeyError:
+        pass
+    found = _REGIMENS[key] = kb.osteoporosis_dose(ingredient, text)
+    if len(_REGIMENS) > REGIMEN_CACHE_SIZE:
+        _REGIMENS.clear()
+    return found
 
 
 def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
@@ -154,21 +180,25 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
     out = MedicationFacts()
     exposures: dict[str, _Exposure] = {}
     supplements = kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT")
+    active = timedelta(days=active_days)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
             if not verified(resource) or status(resource) in NOT_GIVEN:
                 continue
-            concept = medication_concept(resource, resolve)
-            if concept is None:
+            raw = medication_concept(resource, resolve)
+            if raw is None:
                 continue
+            concept = profile(raw)  # read once for every question below
             if supplements.matches(concept):
                 out.calcium_vitamin_d = True
                 continue
-            medication = kb.medication(concept)
+            medication = medication_of(kb, concept)
             if medication is None:
                 continue
-            exposure = exposures.setdefault(medication.ingredient, _Exposure(
-                medication, continuous=kb.continuous_exposure(medication.ingredient)))
+            exposure = exposures.get(medication.ingredient)
+            if exposure is None:
+                exposure = exposures[medication.ingredient] = _Exposure(
+                    medication, continuous=kb.continuous_exposure(medication.ingredient))
             exposure.sources.append(ref(resource))
             dose = osteoporosis_dose(kb, medication, resource, concept)
             if dose is not None:
@@ -177,7 +207,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                 when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
                 if when is not None:
                     exposure.administered.append(when)
-                    exposure.ongoing |= timedelta(0) <= now - when <= timedelta(days=active_days)
+                    exposure.ongoing |= timedelta(0) <= now - when <= active
                 continue
             _add_order_exposure(exposure, resource, now)
     for exposure in exposures.values():
@@ -242,7 +272,7 @@ def _therapy(exposure: _Exposure) -> Therapy:
         doses, used = administered, administered
     elif exposure.continuous:  # taken every day: the orders' and statements' periods of use
         periods = _merged(exposure.periods)
-        doses = used = sorted(set(_sampled(periods)))
+        doses = used = _sampled(periods)  # ascending and distinct: merged periods are ordered and a day apart
     else:  # given in doses (IV cycles): the order dates; the latest known use is a past end date at most
         doses = sorted(exposure.starts)
         used = sorted(exposure.starts + exposure.ends)

@@ -6,11 +6,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, concepts, first_date, label_of, ref, site_text, status, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    concepts,
+    first_date,
+    label_of,
+    ref,
+    site_text,
+    status,
+    verified,
+)
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, concept_text, parse_fhir_datetime, profile, quantity_value
 
 # order matters where texts overlap: corrected and ionised calcium before total calcium, albumin after them
 LAB_SETS = (("VS_LAB_ALP", "alp"), ("VS_LAB_EGFR", "egfr"), ("VS_LAB_CREATININE", "creatinine"),
@@ -40,28 +49,42 @@ def lab_kind(kb: Knowledge, code: Any) -> str | None:
 
 
 def _interpretation(kb: Knowledge, observation: Resource) -> str | None:
-    vs = kb.valueset("VS_INTERPRETATION")
-    for concept in concepts(observation.get("interpretation")):
-        kinds = vs.kinds(concept)
-        for kind in ("high", "low", "normal"):
-            if kind in kinds:
-                return kind
+    value = observation.get("interpretation")
+    if value is None:
+        return None
+    for concept in concepts(value):
+        read = profile(concept)
+        try:
+            flag = read.memo[kb, "interpretation-flag"]
+        except KeyError:
+            flag = read.memo[kb, "interpretation-flag"] = _flag(kb, read)
+        if flag is not None:
+            return flag
     return None
+
+
+def _flag(kb: Knowledge, concept: ConceptProfile) -> str | None:
+    kinds = kb.valueset("VS_INTERPRETATION").kinds(concept)
+    return next((kind for kind in ("high", "low", "normal") if kind in kinds), None)
 
 
 def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | None, float | None]:
     ranges = observation.get("referenceRange")
     if not isinstance(ranges, list):
         return None, None
+    unit_lower = unit.lower()
     for item in ranges:
         if not isinstance(item, dict):
             continue
-        high = item.get("high") if isinstance(item.get("high"), dict) else None
-        low = item.get("low") if isinstance(item.get("low"), dict) else None
-        high_value, low_value = quantity_value(high), quantity_value(low)
+        high = item.get("high")
+        high = high if isinstance(high, dict) else None
+        low = item.get("low")
+        low = low if isinstance(low, dict) else None
+        high_value = quantity_value(high) if high is not None else None
+        low_value = quantity_value(low) if low is not None else None
         for bound in (high, low):
             bound_unit = str(bound.get("unit") or bound.get("code") or "") if bound else ""
-            if bound and bound_unit and unit and bound_unit.lower() != unit.lower():
+            if bound and bound_unit and unit and bound_unit.lower() != unit_lower:
                 return None, None  # another unit: no comparison
         if high_value is not None and value > high_value:
             return "high", high_value
@@ -93,7 +116,10 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
 
 def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
     value, unit, comparator = _lab_value(observation)
-    when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+    effective = observation.get("effectiveDateTime")  # the usual place: read without the general walk
+    when = parse_fhir_datetime(effective) if isinstance(effective, str) else None
+    if when is None:
+        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
     flag, basis, high = _interpretation(kb, observation), "interpretation", None
     if value is not None:
         range_flag, high = _range_flag(observation, value, unit)
@@ -137,31 +163,47 @@ def _present(observation: Resource) -> bool:
     return not any(word in text for word in ("absent", "negative", "no ", "none", "denies"))
 
 
+def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
+    """What an Observation code is: ("lab", kind), ("receptor", kind), ("symptom", (kind, subkind)) or None."""
+    kind = lab_kind(kb, code)
+    if kind is not None:
+        return "lab", kind
+    receptor = next((k for name, k in RECEPTOR_SETS if kb.valueset(name).matches(code)), None)
+    if receptor is not None:
+        return "receptor", receptor
+    symptom = symptom_kinds(kb, code)
+    if symptom is not None:
+        return "symptom", symptom
+    return None
+
+
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
     out = ObservationFacts()
+    key = (kb, "observation-kind")
     for observation in observations:
         if not verified(observation) or status(observation) in UNUSABLE:
             continue
         raw_code = observation.get("code")
-        code = profile(raw_code)  # read once, matched against many value sets
-        kind = lab_kind(kb, code)
-        if kind is not None:
+        code = profile(raw_code)  # read once per distinct code, and classified once
+        try:
+            found = code.memo[key]
+        except KeyError:
+            found = code.memo[key] = _classify(kb, code)
+        if found is None:
+            if "stage" in code.text.lower():
+                out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
+            continue
+        what, kind = found
+        if what == "lab":
             out.labs.append(lab_result(kb, observation, kind, alp_uln))
-            continue
-        receptor = next((k for name, k in RECEPTOR_SETS if kb.valueset(name).matches(code)), None)
-        if receptor is not None:
+        elif what == "receptor":
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
-            out.receptors.append(Receptor(receptor, when, receptor_status(kb, observation), ref(observation)))
-            continue
-        symptom = symptom_kinds(kb, code)
-        if symptom is not None:
-            kind, subkind = symptom
+            out.receptors.append(Receptor(kind, when, receptor_status(kb, observation), ref(observation)))
+        else:
+            kind, subkind = kind
             effective = first_date(observation, "effectiveDateTime", "effectivePeriod.start")
             when = effective or first_date(observation, "issued")
             out.symptoms.append(Symptom(kind, label_of(raw_code, kind), when, _present(observation), None,
                                         site_text(observation), ref(observation), subkind,
                                         "effective" if effective else ("recorded" if when else "none")))
-            continue
-        if "stage" in concept_text(code).lower():
-            out.stage = out.stage or parse_stage(concept_text(observation.get("valueCodeableConcept")))
     return out

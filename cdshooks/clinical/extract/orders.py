@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cdshooks.clinical.extract.common import concepts, label_of, ref, status
+from cdshooks.clinical.extract.common import cached, concepts, label_of, ref, status
 from cdshooks.clinical.extract.conditions import symptom_kinds
 from cdshooks.clinical.extract.medications import medication_concept, osteoporosis_dose
 from cdshooks.clinical.facts import DraftOrder, Symptom
@@ -42,7 +42,7 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
                 symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference, subkind,
                                         "order"))
         if resource.get("resourceType") == "ServiceRequest":
-            match = kb.classify_procedure(resource.get("code"))
+            match = cached(resource.get("code"), (kb, "classify_procedure"), kb.classify_procedure)
             if match is None:
                 continue
             procedure = match.procedure_class
@@ -68,9 +68,9 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
 
 def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]:
     """Orders that together make a combined class (CT chest + CT abdomen/pelvis = CT C/A/P) take that class."""
-    classes = {o.procedure_class for o in orders if o.procedure_class}
+    classes = frozenset(o.procedure_class for o in orders if o.procedure_class)
     merged = list(orders)
-    for combined in sorted(kb.combine_procedure_classes(classes) - classes):
+    for combined in sorted(_combined(kb, classes) - classes):
         parts = set(kb.procedure_field(combined, "combined_from") or ())
         selected = any(o.selected for o in merged if o.procedure_class in parts)
         label = _display(kb, combined, None)
@@ -78,3 +78,17 @@ def _merge_split_ct(kb: Knowledge, orders: list[DraftOrder]) -> list[DraftOrder]
         merged = [DraftOrder(o.ref, selected, label, combined, reason_text=o.reason_text, iodinated_contrast=contrast,
                              resource=o.resource) if o.procedure_class in parts else o for o in merged]
     return merged
+
+
+_COMBINED: dict[tuple[Knowledge, frozenset[str]], frozenset[str]] = {}
+
+
+def _combined(kb: Knowledge, classes: frozenset[str]) -> frozenset[str]:
+    """`kb.combine_procedure_classes(classes)`, once per process for each set of classes (few distinct sets)."""
+    key = (kb, classes)
+    found = _COMBINED.get(key)
+    if found is None:
+        if len(_COMBINED) >= 1024:
+            _COMBINED.clear()
+        found = _COMBINED[key] = kb.combine_procedure_classes(classes)
+    return found

@@ -3,13 +3,14 @@ results and index entries that Knowledge answers with."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from cdshooks.fhir.codes import codings, concept_text
+from cdshooks.fhir.codes import Coding, profile
 
 CPT = "http://www.ama-assn.org/go/cpt"
 LOINC = "http://loinc.org"
@@ -132,6 +133,7 @@ class TextPattern:
 
 
 TEXT_CACHE_SIZE = 4096  # distinct texts remembered per value set
+_VALUESET_TOKENS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class ValueSet:
     )
     # text -> matching patterns: records repeat the same displays, so the regexes run once per text
     _text_cache: dict[str, tuple[TextPattern, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # this value set's key in a concept profile's memo (never reused, unlike id())
+    _token: int = field(default_factory=lambda: next(_VALUESET_TOKENS), repr=False, compare=False)
 
     def _coding_hit(self, system: str | None, code: str | None) -> tuple[bool, str | None]:
         key = self.terminology.key(system, code)
@@ -175,26 +179,42 @@ class ValueSet:
     def matches(self, concept: Any) -> bool:
         """A CodeableConcept (or Coding, or list of them): any coding matches, else the text fallback on
         ``text`` and coding displays."""
-        if any(self.matches_coding(system, code) for system, code, _ in codings(concept)):
-            return True
-        return self.matches_text(concept_text(concept))
+        return self._result(concept)[0]
 
     def kinds(self, concept: Any) -> frozenset[str]:
         """Sub-kinds (e.g. "headache", "alt", "stage-4") of the matching codes, else of the matching text."""
+        return self._result(concept)[1]
+
+    def text_kinds(self, concept: Any) -> frozenset[str]:
+        """Sub-kinds of the concept's text alone (a coded concept's text can qualify its code)."""
+        read = profile(concept)
+        found: frozenset[str] | None = read.memo.get(-self._token)
+        if found is None:
+            found = frozenset(p.kind for p in self._text_hits(read.text) if p.kind)
+            read.memo[-self._token] = found
+        return found
+
+    def _result(self, concept: Any) -> tuple[bool, frozenset[str]]:
+        """(matches, kinds) of a concept, computed once per concept profile (equal concepts share one)."""
+        read = profile(concept)
+        found: tuple[bool, frozenset[str]] | None = read.memo.get(self._token)
+        if found is None:
+            found = self._evaluate(read.codings, read.text)
+            read.memo[self._token] = found
+        return found
+
+    def _evaluate(self, codings_: tuple[Coding, ...], text: str) -> tuple[bool, frozenset[str]]:
         coded: set[str] = set()
         any_hit = False
-        for system, code, _ in codings(concept):
+        for system, code, _ in codings_:
             hit, kind = self._coding_hit(system, code)
             any_hit = any_hit or hit
             if hit and kind:
                 coded.add(kind)
         if any_hit:
-            return frozenset(coded)
-        return frozenset(p.kind for p in self._text_hits(concept_text(concept)) if p.kind)
-
-    def text_kinds(self, concept: Any) -> frozenset[str]:
-        """Sub-kinds of the concept's text alone (a coded concept's text can qualify its code)."""
-        return frozenset(p.kind for p in self._text_hits(concept_text(concept)) if p.kind)
+            return True, frozenset(coded)
+        hits = self._text_hits(text)
+        return bool(hits), frozenset(p.kind for p in hits if p.kind)
 
     def _text_hits(self, text: str | None) -> tuple[TextPattern, ...]:
         if not text:
