@@ -367,9 +367,13 @@ def report(since: str | None, as_json: bool, html_file: Path | None, threshold: 
         moment = parse_since(since)
     except ValueError:
         raise click.BadParameter("must be an ISO 8601 date or date-time", param_hint="--since") from None
-    engine = _engine_or_exit(_settings_or_exit())
+    settings = _settings_or_exit()
+    engine = _engine_or_exit(settings)
+    from cdshooks.catalog.check import load_cards
+
     try:
-        result = build_report(engine, since=moment, threshold=threshold, min_shown=min_shown)
+        result = build_report(engine, since=moment, threshold=threshold, min_shown=min_shown,
+                              catalog=load_cards(settings.knowledge_dir or None).catalog)
     finally:
         engine.dispose()
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else format_text(result))

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from cdshooks.analytics import by_orderer, by_version, delivery
+from cdshooks.analytics.categories import categories_html
 from cdshooks.analytics.charts import (
     ACCEPTED,
     OVERRIDDEN,
@@ -171,7 +172,12 @@ def governance_sections(report: Report) -> str:
             + by_orderer.html_fragment(report.by_orderer))
 
 
-SECTIONS: list[Section] = [summary_section, topics_section, reasons_section, trend_section, governance_sections]
+def categories_section(report: Report) -> str:
+    return categories_html(report.override_categories)
+
+
+SECTIONS: list[Section] = [summary_section, topics_section, reasons_section, categories_section, trend_section,
+                           governance_sections]
 
 
 def render_html(report: Report, sections: Sequence[Section] = SECTIONS) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +22,9 @@ from sqlalchemy import Engine, select
 from cdshooks.analytics import by_orderer, by_version, delivery
 from cdshooks.analytics.by_orderer import OrdererViews
 from cdshooks.analytics.by_version import VersionStats
+from cdshooks.analytics.categories import category_counts
 from cdshooks.analytics.delivery import DeliveryRow
+from cdshooks.catalog.loader import CardSpec, default_catalog
 from cdshooks.store.tables import feedback, issued_cards
 
 DEFAULT_FATIGUE_THRESHOLD = 0.5  # override rate at or above which a topic is flagged
@@ -47,6 +49,7 @@ class CardOutcome:
     has_suggestions: bool
     outcome: str | None = None  # latest feedback: "accepted" | "overridden"; None: no answer
     reason: str | None = None  # of the latest override
+    reason_code: str | None = None  # its code (the card catalog maps it to a 3.0 non-adherence category)
     answered_after: float | None = None  # seconds from issue to the first feedback (0 when the EHR clock is behind)
 
 
@@ -102,6 +105,7 @@ class Report:
     delivery: list[DeliveryRow] = field(default_factory=list)
     by_version: list[VersionStats] = field(default_factory=list)
     by_orderer: OrdererViews = field(default_factory=OrdererViews)
+    override_categories: dict[str, int] = field(default_factory=dict)  # CDS Hooks 3.0 non-adherence categories
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +160,7 @@ def load_outcomes(engine: Engine, since: datetime | None = None) -> tuple[list[C
             has_suggestions=bool((row.suggestion_uuids or "").strip()),
             outcome=("accepted" if last.outcome == "accepted" else "overridden") if last is not None else None,
             reason=_reason(last) if last is not None and last.outcome != "accepted" else None,
+            reason_code=last.override_code if last is not None and last.outcome != "accepted" else None,
             answered_after=max(0.0, (answered - issued_at).total_seconds()) if answered is not None else None,
         ))
     return outcomes, len(items), unknown
@@ -205,8 +210,10 @@ def weekly(outcomes: Iterable[CardOutcome], key: Callable[[CardOutcome], str]) -
 
 
 def build_report(engine: Engine, since: datetime | None = None, now: datetime | None = None,
-                 threshold: float = DEFAULT_FATIGUE_THRESHOLD, min_shown: int = DEFAULT_MIN_SHOWN) -> Report:
+                 threshold: float = DEFAULT_FATIGUE_THRESHOLD, min_shown: int = DEFAULT_MIN_SHOWN,
+                 catalog: Mapping[str, CardSpec] | None = None) -> Report:
     outcomes, feedback_items, unknown = load_outcomes(engine, since)
+    overrides = [(c.topic, c.reason_code) for c in outcomes if c.outcome == "overridden"]
     by_topic = group_stats(outcomes, lambda c: c.topic, threshold, min_shown)
     topics = [TopicStats(topic=name, **asdict(stats)) for name, stats in by_topic.items()]
     weeks = weekly(outcomes, lambda c: c.topic)
@@ -229,6 +236,7 @@ def build_report(engine: Engine, since: datetime | None = None, now: datetime | 
         delivery=delivery.delivery_by_topic(engine, since),
         by_version=by_version.by_version(engine, since),
         by_orderer=by_orderer.orderer_views(engine, since),
+        override_categories=category_counts(overrides, catalog if catalog is not None else default_catalog()),
     )
 
 

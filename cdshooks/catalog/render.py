@@ -75,6 +75,10 @@ class CardRenderer:
         self._phrases = phrases
         self._contrast = contrast  # the catalog-wide contrast safety net (cdshooks.catalog.safety)
 
+    @property
+    def catalog(self) -> Mapping[str, CardSpec]:
+        return self._catalog
+
     def __call__(self, finding: Finding, patient: str | None, consult: Consult | None = None,
                  class_ratings: Mapping[str, str] | None = None) -> Card | None:
         spec = self._catalog.get(finding.topic)

@@ -32,7 +32,7 @@ def analytics() -> Response:
     except ValueError:
         return problem(400, "since: must be an ISO 8601 date or date-time", "since")
     rt = runtime()
-    report = build_report(rt.store.engine, since=since, now=rt.clock())
+    report = build_report(rt.store.engine, since=since, now=rt.clock(), catalog=rt.render.catalog)
     wanted = request.args.get("format") or (
         "html" if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html" else "json")
     if wanted == "html":
