@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from html import escape
 
+from cdshooks.analytics.outcomes import percent, table
 from cdshooks.catalog.loader import NON_ADHERENCE_SYSTEM, CardSpec
 
 UNMAPPED = "(reason without a category)"
@@ -43,12 +44,10 @@ def categories_html(counts: Mapping[str, int]) -> str:
     if not counts:
         return ""
     total = sum(counts.values())
-    rows = "".join(
-        f"<tr><td>{escape(CATEGORY_DISPLAY.get(name, name))}</td><td><code>{escape(name)}</code></td>"
-        f"<td>{count}</td><td>{count / total:.0%}</td></tr>" for name, count in counts.items())
-    return ("<h2>Overrides by non-adherence category</h2><p class=\"muted\">Each override reason belongs to a "
-            f"category of the CDS Hooks 3.0 ballot's override vocabulary (<code>{NON_ADHERENCE_SYSTEM}</code>), "
-            "so overrides of different cards compare: <em>does not apply</em> asks for a sharper trigger, "
-            "<em>disagrees with the evidence</em> for a review of the evidence, <em>not feasible</em> for a "
-            "workflow fix.</p><table><thead><tr><th>category</th><th>code</th><th>overrides</th><th>share</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+    rows = [(CATEGORY_DISPLAY.get(name, name), name, count, percent(count / total)) for name, count in counts.items()]
+    return ("<section><h2>Overrides by non-adherence category</h2><p class=\"muted\">Each override reason belongs "
+            "to a category of the CDS Hooks 3.0 ballot's override vocabulary "
+            f"(<code>{escape(NON_ADHERENCE_SYSTEM)}</code>), so overrides of different cards compare: <em>does not "
+            "apply</em> asks for a sharper trigger, <em>disagrees with the evidence</em> for a review of the "
+            "evidence, <em>not feasible</em> for a workflow fix.</p>"
+            f"{table(('category', 'code', 'overrides', 'share'), rows)}</section>")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cdshooks.analytics.html import write_html
 from cdshooks.analytics.report import Report, build_report
+from cdshooks.catalog.loader import OVERRIDE_SYSTEM, load_catalog
 from cdshooks.protocol.feedback import FeedbackItem
 from cdshooks.store.store import IssuedCard, Store
 
@@ -27,22 +28,23 @@ class Profile:
     accept: float  # chance a card with suggestions is accepted
     override: float  # chance a card is overridden
     suggestions: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # override reason codes of the topic's card (displays from the catalog)
 
 
 PROFILES = (
     Profile("acr-usually-not-appropriate", 24, 0.45, 0.35, True,
-            ("Problem-solving of a known or equivocal lesion", "Recommended tests unavailable or already done",
-             "Other clinical reason")),
-    Profile("renal-impairment-contrast", 14, 0.6, 0.25, True,
-            ("Benefit outweighs the renal risk", "Recent eGFR not representative")),
-    Profile("bone-mets-no-bma", 12, 0.0, 0.7, False,
-            ("Already on a bone-modifying agent elsewhere", "Patient declined", "Other clinical reason")),
-    Profile("cns-symptoms-mri-brain", 11, 0.3, 0.5, True,
-            ("Symptom explained by another cause", "Brain MRI already planned")),
-    Profile("bone-scan-flare", 4, 0.0, 0.3, False, ("Progression already confirmed",)),
-    Profile("hypercalcaemia-of-malignancy", 2, 0.0, 0.1, False, ("Already treated",)),
+            ("problem-solving", "other-tests-unavailable", "clinician-judgement")),
+    Profile("renal-impairment-contrast", 14, 0.6, 0.25, True, ("contrast-risk-accepted", "renal-value-outdated")),
+    Profile("bone-mets-no-bma", 12, 0.0, 0.7, False, ("given-elsewhere", "declined", "not-bone-metastasis")),
+    Profile("cns-symptoms-mri-brain", 11, 0.3, 0.5, True, ("symptoms-explained", "neuroimaging-done")),
+    Profile("bone-scan-flare", 4, 0.0, 0.3, False, ("progression-confirmed",)),
+    Profile("hypercalcaemia-of-malignancy", 2, 0.0, 0.1, False, ("already-treated",)),
 )
+CATALOG = load_catalog()
+
+
+def _display(topic: str, code: str) -> str:
+    return next(r.display for r in CATALOG[topic].override_reasons if r.code == code)
 
 
 def populate(store: Store, weeks: int, start: datetime = MONDAY, seed: int = 7) -> int:
@@ -66,10 +68,11 @@ def populate(store: Store, weeks: int, start: datetime = MONDAY, seed: int = 7) 
                         "card": uuid, "outcome": "accepted", "outcomeTimestamp": answered.isoformat(),
                         "acceptedSuggestions": [{"id": f"s-{uuid}"}]}))
                 elif roll < profile.accept + profile.override + drift:
-                    reason = rng.choice(profile.reasons)
+                    code = rng.choice(profile.reasons)
+                    reason = {"system": OVERRIDE_SYSTEM, "code": code, "display": _display(profile.topic, code)}
                     items.append(FeedbackItem.model_validate({
                         "card": uuid, "outcome": "overridden", "outcomeTimestamp": answered.isoformat(),
-                        "overrideReason": {"reason": {"system": "urn:x", "code": reason[:20], "display": reason}}}))
+                        "overrideReason": {"reason": reason}}))
     store.record_cards(cards)
     assert store.flush(timeout=60)
     if items:
