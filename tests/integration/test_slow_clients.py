@@ -31,8 +31,9 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "nginx" / "cdshooks.conf.template"
 SLOW_CONNECTIONS = 200
-SLOW_SECONDS = 25.0
+SLOW_SECONDS = 300.0  # the slow connections' outer bound: the normal calls end long before on any machine
 NORMAL_CALLS = 60
+CALL_SECONDS = 60.0  # one call's bound: generous (a loaded 2-core machine answers slowly; the test is about answers)
 
 
 def _nginx() -> str:
@@ -137,16 +138,16 @@ def test_normal_calls_are_answered_while_200_clients_are_slow(proxied: str) -> N
                 break
             started = time.perf_counter()
             if i % 2:
-                response = session.post(f"{proxied}/cds-services/{PATIENT_VIEW}", json=body, timeout=10)
+                response = session.post(f"{proxied}/cds-services/{PATIENT_VIEW}", json=body, timeout=CALL_SECONDS)
             else:
-                response = session.get(f"{proxied}/cds-services", timeout=10)
+                response = session.get(f"{proxied}/cds-services", timeout=CALL_SECONDS)
             latencies.append(time.perf_counter() - started)
             statuses.append(response.status_code)
     finally:
         stop.set()
         for thread in slow:
             thread.join(timeout=5)
-    assert len(statuses) >= NORMAL_CALLS // 2, "too few normal calls completed before the bound"
+    assert len(statuses) == NORMAL_CALLS, f"only {len(statuses)} normal calls within {SLOW_SECONDS:.0f} s"
     assert set(statuses) == {200}
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
@@ -155,7 +156,7 @@ def test_normal_calls_are_answered_while_200_clients_are_slow(proxied: str) -> N
 
 
 def test_proxy_errors_are_operation_outcomes(proxied: str) -> None:
-    response = requests.get(f"{proxied}/cds-services", headers={"X-Big": "a" * 200_000}, timeout=10)
+    response = requests.get(f"{proxied}/cds-services", headers={"X-Big": "a" * 200_000}, timeout=CALL_SECONDS)
     assert response.status_code in {400, 431}
     assert response.headers["Content-Type"].startswith("application/fhir+json")
     assert response.json()["resourceType"] == "OperationOutcome"
