@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from cdshooks.clinical.dates import known_date
@@ -305,10 +306,34 @@ class PatientFacts:
         return age is not None and -1 <= age <= days
 
     # -- lookups the rules share -------------------------------------------------------------------
+    # The facts never change once built: what the rules ask again and again is indexed on first use, once per
+    # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
+    @cached_property
+    def _answers(self) -> dict[tuple[Any, ...], Any]:
+        """Answers of `latest_lab` and `imaging_before_now` by their arguments."""
+        return {}
+
+    @cached_property
+    def _dated_labs(self) -> dict[str, list[LabResult]]:
+        """Labs dated up to now, by kind, in record order."""
+        by_kind: dict[str, list[LabResult]] = {}
+        now = self.now
+        for lab in self.labs:
+            if lab.when is not None and lab.when <= now:
+                by_kind.setdefault(lab.kind, []).append(lab)
+        return by_kind
+
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
-        found = [lab for lab in self.labs if lab.kind == kind and lab.when is not None and lab.when <= self.now
-                 and (within_days is None or self.within(lab.when, within_days))]
-        return max(found, key=lambda lab: known_date(lab.when)) if found else None
+        key = ("latest_lab", kind, within_days)
+        answers = self._answers
+        if key in answers:
+            answer: LabResult | None = answers[key]
+            return answer
+        found = [lab for lab in self._dated_labs.get(kind, ())
+                 if within_days is None or self.within(lab.when, within_days)]
+        answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
+        answers[key] = answer
+        return answer
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
@@ -320,9 +345,13 @@ class PatientFacts:
         """Dated results up to now, oldest first. A preliminary report (one with no final version on record)
         is left out unless asked for: a rule does not act on a preliminary read by default (clinical-rules.md
         §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
-        return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
-                       and (include_preliminary or i.report_status not in PRELIMINARY)),
-                      key=lambda i: known_date(i.when))
+        key = ("imaging_before_now", include_preliminary)
+        answers = self._answers
+        if key not in answers:
+            answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
+                                         and (include_preliminary or i.report_status not in PRELIMINARY)),
+                                        key=lambda i: known_date(i.when)))
+        return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
