@@ -15,6 +15,7 @@ from typing import Any
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
+from cdshooks.clinical.frozen import quick_init
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 
 # Procedure classes (cdshooks/knowledge/procedures.yaml)
@@ -44,6 +45,7 @@ CNS_SYMPTOM_KINDS = frozenset({"headache", "seizure", "weakness", "visual", "spe
 ONSET_BASES = ("onset", "effective", "order", "recorded", "none")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Symptom:
     kind: str  # bone-pain | headache | seizure | weakness | visual | speech | neuro-deficit | weight-loss | visceral
@@ -92,6 +94,7 @@ class Symptom:
         return self.kind in {"weakness", "neuro-deficit"}
 
 
+@quick_init
 @dataclass(frozen=True)
 class LabResult:
     kind: str  # alp | alt | ast | bilirubin | egfr | creatinine | calcium | calcium-ionised | calcium-corrected
@@ -117,6 +120,7 @@ class LabResult:
         return f"{names.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Receptor:
     kind: str  # er | pr | her2
@@ -125,6 +129,7 @@ class Receptor:
     source: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Therapy:
     """One agent's exposure (all administrations / orders / statements of that ingredient together)."""
@@ -150,6 +155,7 @@ class Therapy:
         return before[-1] if before else None
 
 
+@quick_init
 @dataclass(frozen=True)
 class ImagingResult:
     source: str  # DiagnosticReport/x, ImagingStudy/y or Observation/z
@@ -190,6 +196,7 @@ class ImagingResult:
         return self.modality in {"CT", "PT", "MR"} and not self.is_bone_scan
 
 
+@quick_init
 @dataclass(frozen=True)
 class DraftOrder:
     ref: str  # ServiceRequest/id or MedicationRequest/id
@@ -205,6 +212,7 @@ class DraftOrder:
     resource: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Condition:
     label: str
@@ -214,6 +222,7 @@ class Condition:
     text: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class BoneMetsEvidence:
     """Why bone metastasis counts as established, and since when (clinical-rules.md §7.1)."""
@@ -271,6 +280,7 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     return False
 
 
+@quick_init
 @dataclass(frozen=True)
 class PatientFacts:
     now: datetime
