@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cdshooks.clinical.extract.common import (
+    EXCLUDED_VERIFICATION,
     Resource,
     as_dict,
     as_list,
@@ -26,6 +27,7 @@ from cdshooks.clinical.extract.common import (
     medication_of,
     ref,
     status,
+    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Therapy
@@ -183,7 +185,12 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
     active = timedelta(days=active_days)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
-            if not verified(resource) or status(resource) in NOT_GIVEN:
+            # `verified` and `status(...) in NOT_GIVEN` (which holds entered-in-error), read once
+            verification = resource.get("verificationStatus")
+            if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+                continue
+            state = resource.get("status")
+            if isinstance(state, str) and state in NOT_GIVEN:
                 continue
             raw = medication_concept(resource, resolve)
             if raw is None:
