@@ -120,14 +120,21 @@ def medication_concept(resource: Resource, resolve: Resolver) -> Any:
 
 def _dose_mg(resource: Resource) -> float | None:
     """The dose in mg from dosage / dosageInstruction, when stated in mg."""
-    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if not isinstance(dosage, dict):
-            continue
-        quantities = [dosage.get("dose")] + [d.get("doseQuantity") for d in as_list(dosage.get("doseAndRate"))
-                                             if isinstance(d, dict)]
-        for quantity in quantities:
+    for element in ("dosageInstruction", "dosage"):
+        for dosage in as_list(resource.get(element)):
+            if not isinstance(dosage, dict):
+                continue
+            quantity = dosage.get("dose")  # then each doseAndRate's doseQuantity, in order
             if isinstance(quantity, dict) and str(quantity.get("unit") or quantity.get("code") or "").lower() == "mg":
                 return quantity_value(quantity)
+            rates = dosage.get("doseAndRate")
+            if rates is None:
+                continue
+            for rate in as_list(rates):
+                quantity = rate.get("doseQuantity") if isinstance(rate, dict) else None
+                if isinstance(quantity, dict) and str(quantity.get("unit") or quantity.get("code") or "").lower() \
+                        == "mg":
+                    return quantity_value(quantity)
     return None
 
 
