@@ -175,6 +175,12 @@ class ImagingResult:
     assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
+        value (a new instance, as `replace` builds, starts empty)."""
+        return {}
+
     def status_of(self, region: str = BONE) -> Status | None:
         """The strongest status this result asserts about `region` (None: it says nothing about it).
 
