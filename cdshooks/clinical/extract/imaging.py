@@ -32,6 +32,7 @@ from typing import Any
 
 from cdshooks.clinical.evidence import BONE, Assertion, Status
 from cdshooks.clinical.extract.common import (
+    EXCLUDED_VERIFICATION,
     Resource,
     as_dict,
     as_list,
@@ -42,6 +43,7 @@ from cdshooks.clinical.extract.common import (
     ref,
     site_text,
     status,
+    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Condition, ImagingResult
@@ -340,7 +342,16 @@ def _version_keys(resource: Resource) -> set[tuple[str, ...]]:
 def usable(resources: Iterable[Resource]) -> list[Resource]:
     """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
     corrected version of the same report on record (same id, identifier, imaging study or order)."""
-    candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
+    candidates = []
+    for r in resources:  # `verified(r) and status(r) in USABLE` (which leaves out entered-in-error), read once
+        if not isinstance(r, dict):
+            continue
+        verification = r.get("verificationStatus")
+        if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+            continue
+        state = r.get("status")
+        if isinstance(state, str) and state in USABLE:
+            candidates.append(r)
     if all(r.get("status") in FINAL for r in candidates):  # a usable status is a string: `status(r)`
         return candidates  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
