@@ -10,10 +10,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
+from cdshooks.clinical.frozen import quick_init
 from cdshooks.clinical.report_reading import BoneMetResult, Change, LesionCharacter
 
 # Procedure classes (cdshooks/knowledge/procedures.yaml)
@@ -43,6 +45,7 @@ CNS_SYMPTOM_KINDS = frozenset({"headache", "seizure", "weakness", "visual", "spe
 ONSET_BASES = ("onset", "effective", "order", "recorded", "none")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Symptom:
     kind: str  # bone-pain | headache | seizure | weakness | visual | speech | neuro-deficit | weight-loss | visceral
@@ -91,6 +94,7 @@ class Symptom:
         return self.kind in {"weakness", "neuro-deficit"}
 
 
+@quick_init
 @dataclass(frozen=True)
 class LabResult:
     kind: str  # alp | alt | ast | bilirubin | egfr | creatinine | calcium | calcium-ionised | calcium-corrected
@@ -116,6 +120,7 @@ class LabResult:
         return f"{names.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Receptor:
     kind: str  # er | pr | her2
@@ -124,6 +129,7 @@ class Receptor:
     source: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Therapy:
     """One agent's exposure (all administrations / orders / statements of that ingredient together)."""
@@ -149,6 +155,7 @@ class Therapy:
         return before[-1] if before else None
 
 
+@quick_init
 @dataclass(frozen=True)
 class ImagingResult:
     source: str  # DiagnosticReport/x, ImagingStudy/y or Observation/z
@@ -167,6 +174,12 @@ class ImagingResult:
     conclusion: str = ""  # the text the reader was given (HTML stripped, addenda in order); rules never read it
     assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
+        value (a new instance, as `replace` builds, starts empty)."""
+        return {}
 
     def status_of(self, region: str = BONE) -> Status | None:
         """The strongest status this result asserts about `region` (None: it says nothing about it).
@@ -189,6 +202,7 @@ class ImagingResult:
         return self.modality in {"CT", "PT", "MR"} and not self.is_bone_scan
 
 
+@quick_init
 @dataclass(frozen=True)
 class DraftOrder:
     ref: str  # ServiceRequest/id or MedicationRequest/id
@@ -204,6 +218,7 @@ class DraftOrder:
     resource: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Condition:
     label: str
@@ -213,6 +228,7 @@ class Condition:
     text: str = ""
 
 
+@quick_init
 @dataclass(frozen=True)
 class BoneMetsEvidence:
     """Why bone metastasis counts as established, and since when (clinical-rules.md §7.1)."""
@@ -270,6 +286,7 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     return False
 
 
+@quick_init
 @dataclass(frozen=True)
 class PatientFacts:
     now: datetime
@@ -305,10 +322,34 @@ class PatientFacts:
         return age is not None and -1 <= age <= days
 
     # -- lookups the rules share -------------------------------------------------------------------
+    # The facts never change once built: what the rules ask again and again is indexed on first use, once per
+    # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
+    @cached_property
+    def _answers(self) -> dict[tuple[Any, ...], Any]:
+        """Answers of `latest_lab` and `imaging_before_now` by their arguments."""
+        return {}
+
+    @cached_property
+    def _dated_labs(self) -> dict[str, list[LabResult]]:
+        """Labs dated up to now, by kind, in record order."""
+        by_kind: dict[str, list[LabResult]] = {}
+        now = self.now
+        for lab in self.labs:
+            if lab.when is not None and lab.when <= now:
+                by_kind.setdefault(lab.kind, []).append(lab)
+        return by_kind
+
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
-        found = [lab for lab in self.labs if lab.kind == kind and lab.when is not None and lab.when <= self.now
-                 and (within_days is None or self.within(lab.when, within_days))]
-        return max(found, key=lambda lab: known_date(lab.when)) if found else None
+        key = ("latest_lab", kind, within_days)
+        answers = self._answers
+        if key in answers:
+            answer: LabResult | None = answers[key]
+            return answer
+        found = [lab for lab in self._dated_labs.get(kind, ())
+                 if within_days is None or self.within(lab.when, within_days)]
+        answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
+        answers[key] = answer
+        return answer
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
@@ -320,9 +361,13 @@ class PatientFacts:
         """Dated results up to now, oldest first. A preliminary report (one with no final version on record)
         is left out unless asked for: a rule does not act on a preliminary read by default (clinical-rules.md
         §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
-        return sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
-                       and (include_preliminary or i.report_status not in PRELIMINARY)),
-                      key=lambda i: known_date(i.when))
+        key = ("imaging_before_now", include_preliminary)
+        answers = self._answers
+        if key not in answers:
+            answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
+                                         and (include_preliminary or i.report_status not in PRELIMINARY)),
+                                        key=lambda i: known_date(i.when)))
+        return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:

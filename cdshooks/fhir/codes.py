@@ -108,6 +108,15 @@ def profile(concept: Any) -> ConceptProfile:
         return concept
     if concept is None:  # an absent element
         return _NO_CONCEPT
+    if type(concept) is dict:  # the usual shape, looked up before its parts are checked: a hit is equal to a
+        coding = concept.get("coding")  # key `concept_key` checked (strings or None), so it needs no check
+        if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:
+            try:
+                found = _PROFILES.get((concept.get("text"), item.get("system"), item.get("code"), item.get("display")))
+            except TypeError:  # an unhashable part: odd data, read below without the cache
+                found = None
+            if found is not None:
+                return found
     key = concept_key(concept)
     if key is None:
         return ConceptProfile(tuple(codings(concept)), concept_text(concept))

@@ -15,6 +15,7 @@ from cdshooks.fhir.codes import (
     parse_fhir_datetime,
     period_end,
     period_start,
+    profile,
     quantity_value,
     reference_id,
 )
@@ -213,3 +214,18 @@ def test_reference_id(ref: object, expected: str | None) -> None:
 )
 def test_quantity_value(quantity: object, expected: float | None) -> None:
     assert quantity_value(quantity) == expected
+
+
+def test_profile_of_odd_parts_is_read_without_the_cache() -> None:
+    """The cache is looked up before a concept's parts are checked: unhashable or non-string parts must still be
+    read as `codings` and `concept_text` read them, never raise, and never share a string-coded concept's profile."""
+    text_coded = profile({"coding": [{"system": "http://loinc.org", "code": "6768", "display": "ALP"}]})
+    number_coded = profile({"coding": [{"system": "http://loinc.org", "code": 6768, "display": "ALP"}]})
+    assert number_coded.codings == text_coded.codings == (("http://loinc.org", "6768", "ALP"),)
+    assert number_coded is not text_coded  # a number code is read afresh (not cached)
+    listed = profile({"coding": [{"system": "http://loinc.org", "code": ["6768"], "display": "ALP"}], "text": "x"})
+    assert listed.codings == (("http://loinc.org", None, "ALP"),) and listed.text == "x | ALP"
+    unhashable_text = profile({"coding": [{"code": "H"}], "text": {"div": "High"}})
+    assert unhashable_text.codings == ((None, "H", None),) and unhashable_text.text == ""
+    assert profile({"coding": [{"system": "s", "code": "H", "display": "High"}], "text": "High"}) is profile(
+        {"text": "High", "coding": [{"display": "High", "code": "H", "system": "s"}]})

@@ -15,7 +15,7 @@ from typing import Any
 from cdshooks.clinical.extract.common import Resource, clinically_active, first_date, label_of, ref, site_text, verified
 from cdshooks.clinical.facts import Condition, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text, parse_fhir_datetime, profile
+from cdshooks.fhir.codes import ConceptProfile, concept_text, parse_fhir_datetime, profile
 
 _STAGE = re.compile(r"\bstage\s*(0|IV|I{1,3})\s*([ABC])?\b|\b(?:AJCC\s*)?(0|IV|I{1,3})([ABC])\b", re.IGNORECASE)
 # "Stage 2A" as EHRs often write it: the arabic stage after the word "stage" (a sub-stage letter may follow)
@@ -138,6 +138,7 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
     out = ConditionFacts()
     cancers: list[tuple[Condition, str | None]] = []
     histories: list[Condition] = []
+    key = (kb, "condition-kind")
     for resource in conditions:
         if not verified(resource):
             continue
@@ -147,41 +148,36 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
         label = label_of(raw_code, "condition")
         active = clinically_active(resource)
         condition = Condition(label, onset, ref(resource), site_text(resource), concept_text(code))
-        if kb.valueset("VS_BREAST_CANCER").matches(code) or kb.valueset("VS_INFLAMMATORY_BC").matches(code) \
-                or kb.valueset("VS_TNBC").matches(code):
+        try:
+            what, detail = code.memo[key]
+        except KeyError:
+            what, detail = code.memo[key] = _condition_kind(kb, code)
+        if what == "cancer":
             if active:
                 cancers.append((condition, _stage_of(resource)))
-            if kb.valueset("VS_INFLAMMATORY_BC").matches(code):
+            inflammatory, tnbc = detail
+            if inflammatory:
                 out.inflammatory, out.subtype_basis = True, f"coded as {label}"
-            elif kb.valueset("VS_TNBC").matches(code) and not out.inflammatory:
+            elif tnbc and not out.inflammatory:
                 out.triple_negative, out.subtype_basis = True, f"coded as {label}"
-            continue
-        if kb.valueset("VS_BREAST_CANCER_HISTORY").matches(code):
+        elif what == "history":
             histories.append(condition)  # history is history whatever its clinicalStatus (often "resolved")
-            continue
-        if kb.valueset("VS_BONE_METS").matches(code):
+        elif what == "bone-mets":
             if active:
                 out.bone_mets.append(condition)
-            continue
-        if kb.valueset("VS_SECONDARY_CANCER").matches(code):
+        elif what == "other-mets":
             if active:
                 out.other_mets.append(condition)
-            continue
-        if kb.valueset("VS_CKD").matches(code):
-            if active and (kb.valueset("VS_CKD").kinds(code) & SEVERE_CKD
-                           or kb.valueset("VS_RENAL_CONTRAST_RISK").matches(code)):
+        elif what == "ckd":
+            if active and detail:  # severe: CKD stage 4/5 or ESRD, or also coded as a contrast risk
                 out.ckd_severe = condition
-            continue
-        if kb.valueset("VS_RENAL_CONTRAST_RISK").matches(code):  # AKI or dialysis (R07, §7.2)
+        elif what == "renal-risk":  # AKI or dialysis (R07, §7.2)
             if active and out.ckd_severe is None:
                 out.ckd_severe = condition
-            continue
-        if kb.valueset("VS_OSTEOPENIA").matches(code):
+        elif what == "osteopenia":
             out.osteopenia = out.osteopenia or active
-            continue
-        kinds = symptom_kinds(kb, code)
-        if kinds is not None:
-            kind, subkind = kinds
+        elif detail is not None:  # a symptom
+            kind, subkind = detail
             abated = first_date(resource, "abatementDateTime", "abatementPeriod.end")
             out.symptoms.append(Symptom(kind, label_of(raw_code, kind.replace("-", " ")), onset, active, abated,
                                         site_text(resource), ref(resource), subkind, onset_basis))
@@ -192,6 +188,30 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
     elif histories and out.bone_mets:
         out.breast_cancer = _recurrence(histories, out.bone_mets)
     return out
+
+
+def _condition_kind(kb: Knowledge, code: ConceptProfile) -> tuple[str, Any]:
+    """What a Condition code is, asked in the order `extract_conditions` acts on it (once per distinct code):
+    ("cancer", (inflammatory, triple negative)), ("history" | "bone-mets" | "other-mets" | "renal-risk" |
+    "osteopenia", None), ("ckd", severe) or ("symptom", `symptom_kinds`)."""
+    valueset = kb.valueset
+    if valueset("VS_BREAST_CANCER").matches(code) or valueset("VS_INFLAMMATORY_BC").matches(code) \
+            or valueset("VS_TNBC").matches(code):
+        return "cancer", (valueset("VS_INFLAMMATORY_BC").matches(code), valueset("VS_TNBC").matches(code))
+    if valueset("VS_BREAST_CANCER_HISTORY").matches(code):
+        return "history", None
+    if valueset("VS_BONE_METS").matches(code):
+        return "bone-mets", None
+    if valueset("VS_SECONDARY_CANCER").matches(code):
+        return "other-mets", None
+    if valueset("VS_CKD").matches(code):
+        return "ckd", bool(valueset("VS_CKD").kinds(code) & SEVERE_CKD
+                           or valueset("VS_RENAL_CONTRAST_RISK").matches(code))
+    if valueset("VS_RENAL_CONTRAST_RISK").matches(code):
+        return "renal-risk", None
+    if valueset("VS_OSTEOPENIA").matches(code):
+        return "osteopenia", None
+    return "symptom", symptom_kinds(kb, code)
 
 
 def _recurrence(histories: list[Condition], bone_mets: list[Condition]) -> Condition:

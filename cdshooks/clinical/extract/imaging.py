@@ -32,6 +32,7 @@ from typing import Any
 
 from cdshooks.clinical.evidence import BONE, Assertion, Status
 from cdshooks.clinical.extract.common import (
+    EXCLUDED_VERIFICATION,
     Resource,
     as_dict,
     as_list,
@@ -42,6 +43,7 @@ from cdshooks.clinical.extract.common import (
     ref,
     site_text,
     status,
+    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Condition, ImagingResult
@@ -340,8 +342,17 @@ def _version_keys(resource: Resource) -> set[tuple[str, ...]]:
 def usable(resources: Iterable[Resource]) -> list[Resource]:
     """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
     corrected version of the same report on record (same id, identifier, imaging study or order)."""
-    candidates = [r for r in resources if isinstance(r, dict) and verified(r) and status(r) in USABLE]
-    if all(status(r) in FINAL for r in candidates):
+    candidates = []
+    for r in resources:  # `verified(r) and status(r) in USABLE` (which leaves out entered-in-error), read once
+        if not isinstance(r, dict):
+            continue
+        verification = r.get("verificationStatus")
+        if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+            continue
+        state = r.get("status")
+        if isinstance(state, str) and state in USABLE:
+            candidates.append(r)
+    if all(r.get("status") in FINAL for r in candidates):  # a usable status is a string: `status(r)`
         return candidates  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
     for resource in candidates:
@@ -446,12 +457,12 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     standalone: list[tuple[Resource, Resource | None]] = []
     bone_mets = kb.valueset("VS_BONE_METS")
     for observation in usable(record_of("Observation")):
-        if ref(observation) in used_observations:
-            continue
         links = observation.get("derivedFrom") or observation.get("partOf")
         if (not links and observation.get("valueString") is None and observation.get("note") is None
                 and not bone_mets.matches(observation.get("code"))):
             continue  # no study, no text and no bone finding (a lab): nothing to file
+        if ref(observation) in used_observations:
+            continue
         has_result = observation_result(kb, observation) is not None
         linked = _linked_studies(observation, resolve) if links else []
         target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None) \

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cdshooks.clinical.extract.common import (
+    EXCLUDED_VERIFICATION,
     Resource,
     as_dict,
     as_list,
@@ -26,6 +27,7 @@ from cdshooks.clinical.extract.common import (
     medication_of,
     ref,
     status,
+    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Therapy
@@ -118,14 +120,21 @@ def medication_concept(resource: Resource, resolve: Resolver) -> Any:
 
 def _dose_mg(resource: Resource) -> float | None:
     """The dose in mg from dosage / dosageInstruction, when stated in mg."""
-    for dosage in as_list(resource.get("dosageInstruction")) + as_list(resource.get("dosage")):
-        if not isinstance(dosage, dict):
-            continue
-        quantities = [dosage.get("dose")] + [d.get("doseQuantity") for d in as_list(dosage.get("doseAndRate"))
-                                             if isinstance(d, dict)]
-        for quantity in quantities:
+    for element in ("dosageInstruction", "dosage"):
+        for dosage in as_list(resource.get(element)):
+            if not isinstance(dosage, dict):
+                continue
+            quantity = dosage.get("dose")  # then each doseAndRate's doseQuantity, in order
             if isinstance(quantity, dict) and str(quantity.get("unit") or quantity.get("code") or "").lower() == "mg":
                 return quantity_value(quantity)
+            rates = dosage.get("doseAndRate")
+            if rates is None:
+                continue
+            for rate in as_list(rates):
+                quantity = rate.get("doseQuantity") if isinstance(rate, dict) else None
+                if isinstance(quantity, dict) and str(quantity.get("unit") or quantity.get("code") or "").lower() \
+                        == "mg":
+                    return quantity_value(quantity)
     return None
 
 
@@ -183,7 +192,12 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
     active = timedelta(days=active_days)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
-            if not verified(resource) or status(resource) in NOT_GIVEN:
+            # `verified` and `status(...) in NOT_GIVEN` (which holds entered-in-error), read once
+            verification = resource.get("verificationStatus")
+            if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+                continue
+            state = resource.get("status")
+            if isinstance(state, str) and state in NOT_GIVEN:
                 continue
             raw = medication_concept(resource, resolve)
             if raw is None:

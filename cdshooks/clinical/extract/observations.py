@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdshooks.clinical.extract.common import (
+    EXCLUDED_VERIFICATION,
     Resource,
     concepts,
     first_date,
     label_of,
     ref,
     site_text,
-    status,
-    verified,
+    status_codes,
 )
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
@@ -52,12 +52,15 @@ def _interpretation(kb: Knowledge, observation: Resource) -> str | None:
     value = observation.get("interpretation")
     if value is None:
         return None
-    for concept in concepts(value):
+    key = (kb, "interpretation-flag")
+    for concept in (value if isinstance(value, list) else (value,)):  # the CodeableConcepts (`concepts`), in order
+        if not isinstance(concept, dict):
+            continue
         read = profile(concept)
         try:
-            flag = read.memo[kb, "interpretation-flag"]
+            flag = read.memo[key]
         except KeyError:
-            flag = read.memo[kb, "interpretation-flag"] = _flag(kb, read)
+            flag = read.memo[key] = _flag(kb, read)
         if flag is not None:
             return flag
     return None
@@ -82,10 +85,13 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
         low = low if isinstance(low, dict) else None
         high_value = quantity_value(high) if high is not None else None
         low_value = quantity_value(low) if low is not None else None
-        for bound in (high, low):
-            bound_unit = str(bound.get("unit") or bound.get("code") or "") if bound else ""
-            if bound and bound_unit and unit and bound_unit.lower() != unit_lower:
-                return None, None  # another unit: no comparison
+        if unit:  # a bound in another unit: no comparison
+            if high and (bound_unit := str(high.get("unit") or high.get("code") or "")) \
+                    and bound_unit.lower() != unit_lower:
+                return None, None
+            if low and (bound_unit := str(low.get("unit") or low.get("code") or "")) \
+                    and bound_unit.lower() != unit_lower:
+                return None, None
         if high_value is not None and value > high_value:
             return "high", high_value
         if low_value is not None and value < low_value:
@@ -103,8 +109,8 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
     """(value, unit, comparator) of a lab result: valueQuantity (with its comparator), else a valueString such as
     ">60" or "> 60 mL/min/1.73m2" as labs report eGFR above the reportable range. A bound reads as its number:
     ">60" is 60 with comparator ">" (above 60, never low)."""
-    quantity = observation.get("valueQuantity") if isinstance(observation.get("valueQuantity"), dict) else {}
-    if quantity:
+    quantity = observation.get("valueQuantity")
+    if isinstance(quantity, dict) and quantity:
         comparator = found if isinstance(found := quantity.get("comparator"), str) else ""
         return quantity_value(quantity), str(quantity.get("unit") or quantity.get("code") or ""), comparator
     text = observation.get("valueString")
@@ -181,7 +187,12 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
     out = ObservationFacts()
     key = (kb, "observation-kind")
     for observation in observations:
-        if not verified(observation) or status(observation) in UNUSABLE:
+        # `verified` and `status(...) in UNUSABLE` (which holds entered-in-error), read once
+        verification = observation.get("verificationStatus")
+        if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+            continue
+        state = observation.get("status")
+        if isinstance(state, str) and state in UNUSABLE:
             continue
         raw_code = observation.get("code")
         code = profile(raw_code)  # read once per distinct code, and classified once

@@ -43,7 +43,16 @@ NOT_VISCERAL = frozenset({BONE, UNSPECIFIED})
 
 def bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     """What the result asserts about bone. On a bone scan, a statement naming no region is about bone (the
-    study's context: "no evidence of metastatic disease" on a bone scan is a negative bone scan)."""
+    study's context: "no evidence of metastatic disease" on a bone scan is a negative bone scan). Worked out
+    once per result (the rules ask about each result many times)."""
+    memo = result.memo
+    found: tuple[Assertion, ...] | None = memo.get("bone_assertions")
+    if found is None:
+        found = memo["bone_assertions"] = _bone_assertions(result)
+    return found
+
+
+def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     if result.assertions:
         regions = {BONE, UNSPECIFIED} if result.is_bone_scan else {BONE}
         return tuple(a for a in result.assertions if a.region in regions)

@@ -144,9 +144,12 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
         return None
     start = doses[0]
     for previous, current in pairwise(doses):
-        if (current - previous) / timedelta(days=1) >= gap_days:
+        if (current - previous) / _ONE_DAY >= gap_days:
             start = current
     return start
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
