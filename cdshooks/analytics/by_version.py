@@ -16,9 +16,8 @@ from sqlalchemy import Engine
 from cdshooks.analytics.outcomes import card_rows, percent, rate, rating_rows, table
 
 
-@dataclass
-class VersionTopic:
-    topic: str
+@dataclass(kw_only=True)
+class _Counts:
     shown: int = 0
     accepted: int = 0
     overridden: int = 0
@@ -29,18 +28,16 @@ class VersionTopic:
 
 
 @dataclass
-class VersionStats:
+class VersionTopic(_Counts):
+    topic: str
+
+
+@dataclass
+class VersionStats(_Counts):
     version: str  # "1.0.0", or "(unrecorded)" for rows written before the store kept it
     hash: str
     first_issued: str | None = None
     last_issued: str | None = None
-    shown: int = 0
-    accepted: int = 0
-    overridden: int = 0
-    silent: int = 0
-    suppressed: int = 0
-    acceptance_rate: float = 0.0
-    override_rate: float = 0.0
     ratings: dict[str, int] = field(default_factory=dict)
     topics: list[VersionTopic] = field(default_factory=list)
 

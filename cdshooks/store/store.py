@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,24 +53,10 @@ class IssuedCard:
     tenant: str | None = None
 
     def row(self) -> dict[str, Any]:
-        return {
-            "card_uuid": self.card_uuid,
-            "service_id": self.service_id,
-            "hook": self.hook,
-            "hook_instance": self.hook_instance,
-            "topic": self.topic,
-            "indicator": self.indicator,
-            "suggestion_uuids": " ".join(self.suggestion_uuids),
-            "patient_key": self.patient_key,
-            "issued_at": self.issued_at,
-            "delivery": self.delivery,
-            "evidence_key": self.evidence_key,
-            "knowledge_version": self.knowledge_version,
-            "knowledge_hash": self.knowledge_hash,
-            "user_key": self.user_key,
-            "client_id": self.client_id,
-            "tenant": self.tenant,
-        }
+        """The `issued_cards` row: the fields by name, suggestion uuids space-separated."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["suggestion_uuids"] = " ".join(self.suggestion_uuids)
+        return row
 
 
 @dataclass(frozen=True)
@@ -92,13 +78,8 @@ class IssuedRating:
     tenant: str | None = None
 
     def row(self) -> dict[str, Any]:
-        return {
-            "consult_id": self.consult_id, "service_id": self.service_id, "hook": self.hook,
-            "hook_instance": self.hook_instance, "procedure_class": self.procedure_class, "rating": self.rating,
-            "patient_key": self.patient_key, "user_key": self.user_key, "client_id": self.client_id,
-            "tenant": self.tenant, "knowledge_version": self.knowledge_version,
-            "knowledge_hash": self.knowledge_hash, "rated_at": self.rated_at,
-        }
+        """The `order_ratings` row: the fields by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
