@@ -47,6 +47,7 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
         imaging=tuple(extract_imaging(kb, record.of, record.resolve)),
         bone_mets_pathology=tuple(extract_bone_pathology(kb, record.of("DiagnosticReport"))),
         orders=tuple(orders),
+        procedure_groups=kb.procedure_groups,
     )
 
 

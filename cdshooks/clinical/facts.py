@@ -31,8 +31,9 @@ MRI_BRAIN = "MRI_BRAIN"
 MRI_SPINE = "MRI_SPINE"
 XR_SURVEY = "XR_SURVEY"
 BONE_SCANS = frozenset({BONE_SCAN_WB, BONE_SCAN_OTHER})
-BODY_SURVEYS = frozenset({BONE_SCAN_WB, CT_CAP_IV, CT_CAP_NOIV, CT_CAP_WO_W, FDG_PETCT, MRI_CAP})
-VISCERAL_SURVEYS = frozenset({CT_CAP_IV, CT_CAP_WO_W, FDG_PETCT})
+# groups of procedure classes the rules ask about; which classes belong is knowledge (procedures.yaml `groups`)
+BODY_SURVEY = "body-survey"
+VISCERAL_SURVEY = "visceral-survey"
 PRELIMINARY = frozenset({"preliminary", "partial"})  # report statuses of a read not yet final
 _STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
                      BoneMetResult.NEGATIVE: Status.NEGATIVE}
@@ -286,6 +287,12 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     return False
 
 
+def _shipped_groups() -> Mapping[str, frozenset[str]]:
+    from cdshooks.clinical.knowledge import default_knowledge  # facts built without knowledge (tests, tools)
+
+    return default_knowledge().procedure_groups
+
+
 @quick_init
 @dataclass(frozen=True)
 class PatientFacts:
@@ -310,6 +317,13 @@ class PatientFacts:
     imaging: tuple[ImagingResult, ...] = ()
     bone_mets_pathology: tuple[Condition, ...] = ()  # final pathology reports coded as bone metastasis
     orders: tuple[DraftOrder, ...] = field(default_factory=tuple)
+    # procedures.yaml `groups`: group -> classes (build_facts hands over the knowledge's; the shipped ones otherwise)
+    procedure_groups: Mapping[str, frozenset[str]] = field(default_factory=lambda: _shipped_groups(), compare=False,
+                                                           hash=False, repr=False)
+
+    def classes_in(self, *groups: str) -> frozenset[str]:
+        """The procedure classes of these groups (e.g. `BODY_SURVEY`)."""
+        return frozenset().union(*(self.procedure_groups.get(g, frozenset()) for g in groups))
 
     # -- time helpers ------------------------------------------------------------------------------
     def days_since(self, moment: datetime | None) -> int | None:

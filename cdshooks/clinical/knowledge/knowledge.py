@@ -6,6 +6,7 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -174,6 +175,15 @@ class Knowledge:
                     result.add(name)
                     changed = True
         return frozenset(result)
+
+    @cached_property
+    def procedure_groups(self) -> Mapping[str, frozenset[str]]:
+        """Group name (procedures.yaml `groups`, e.g. `body-survey`) -> the procedure classes in it."""
+        groups: dict[str, set[str]] = {}
+        for name, entry in self._procedures.items():
+            for group in entry.get("groups") or ():
+                groups.setdefault(str(group), set()).add(name)
+        return MappingProxyType({group: frozenset(classes) for group, classes in groups.items()})
 
     def procedure(self, procedure_class: str) -> dict[str, Any]:
         """A copy of the procedures.yaml entry (codes, modality, display, order); KeyError if unknown."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -183,6 +183,11 @@ class OrderShape(Shape):
     cpt_pair: list[Code] | None = None
 
 
+# the groups of procedure classes rules ask about (`PatientFacts.classes_in`): a site may regroup classes, not
+# invent groups no rule reads
+ProcedureGroup = Literal["body-survey", "visceral-survey"]
+
+
 class ProcedureShape(Shape):
     display: Text
     short: Text | None = None
@@ -195,6 +200,7 @@ class ProcedureShape(Shape):
     text_patterns: Annotated[list[ProcedurePattern], NoneIsEmpty] = []
     combined_from: Annotated[list[Text], NoneIsEmpty] = []
     refines: Text | None = None
+    groups: Annotated[list[ProcedureGroup], NoneIsEmpty] = []
     order: OrderShape | None = None
     order_by_region: dict[str, OrderShape] | None = None
 

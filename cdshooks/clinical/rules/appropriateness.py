@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cdshooks.clinical.facts import (
-    BODY_SURVEYS,
+    BODY_SURVEY,
     BONE_SCAN_WB,
     BONE_SCANS,
     CT_CAP_IV,
     FDG_PETCT,
-    VISCERAL_SURVEYS,
+    VISCERAL_SURVEY,
     XR_SURVEY,
     DraftOrder,
     PatientFacts,
@@ -157,7 +157,7 @@ def no_suspicion_survey(facts: PatientFacts, params: Params) -> list[Finding]:
         return []
     if suspicion(facts, params).any or cns_symptoms(facts, params) or facts.other_mets:
         return []
-    surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
+    surveys = [o for o in imaging_orders(facts) if o.procedure_class in facts.classes_in(BODY_SURVEY)]
     if not surveys:
         return []
     return [NO_SUSPICION.finding(OrderStageValues(order=surveys[0].label, stage=facts.stage), orders=surveys)]
@@ -192,7 +192,8 @@ def radiograph_survey(facts: PatientFacts, params: Params) -> list[Finding]:
     if not orders:
         return []
     window = params["P_RECENT_STAGING_DAYS"]
-    if drafted(facts, BONE_SCANS | VISCERAL_SURVEYS) or recently_imaged(facts, BONE_SCANS | VISCERAL_SURVEYS, window):
+    answered_by = BONE_SCANS | facts.classes_in(VISCERAL_SURVEY)
+    if drafted(facts, answered_by) or recently_imaged(facts, answered_by, window):
         return []
     return [RADIOGRAPH.finding(OrderValues(order=orders[0].label), orders=orders,
                                suggestions=("replace-bone-scan",))]

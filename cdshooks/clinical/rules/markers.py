@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cdshooks.clinical.facts import BODY_SURVEYS, PatientFacts
+from cdshooks.clinical.facts import BODY_SURVEY, PatientFacts
 from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.rules.scenario import Params
 from cdshooks.clinical.topics import RESULT_HOOKS, Topic, rule
@@ -39,7 +39,8 @@ def elevated_alp(facts: PatientFacts, params: Params) -> list[Finding]:
     if alp is None or alp.flag != "high":
         return []
     recent = params["P_RECENT_STAGING_DAYS"]
-    if any(i.procedure_class in BODY_SURVEYS and facts.within(i.when, recent) for i in facts.imaging):
+    surveys = facts.classes_in(BODY_SURVEY)
+    if any(i.procedure_class in surveys and facts.within(i.when, recent) for i in facts.imaging):
         return []
     return [ALP.finding(AlpValues(alp=alp.label), suggestions=("add-bone-scan",), recency=alp.when)]
 

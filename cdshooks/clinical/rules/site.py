@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cdshooks.clinical.facts import BODY_SURVEYS, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEYS, PatientFacts, Symptom
+from cdshooks.clinical.facts import BODY_SURVEY, BONE_SCAN_WB, MRI_BRAIN, VISCERAL_SURVEY, PatientFacts, Symptom
 from cdshooks.clinical.findings import CardValues, Finding
 from cdshooks.clinical.rules.appropriateness import drafted, imaging_orders, recently_imaged
 from cdshooks.clinical.rules.emergencies import cord_compression
@@ -55,7 +55,8 @@ def visceral_suspicion_bone_scan_alone(facts: PatientFacts, params: Params) -> l
     found = suspicion(facts, params)
     if not scans or not found.visceral:
         return []
-    if drafted(facts, VISCERAL_SURVEYS) or recently_imaged(facts, VISCERAL_SURVEYS, params["P_RECENT_STAGING_DAYS"]):
+    visceral = facts.classes_in(VISCERAL_SURVEY)
+    if drafted(facts, visceral) or recently_imaged(facts, visceral, params["P_RECENT_STAGING_DAYS"]):
         return []
     values = VisceralOrderValues(order=scans[0].label, visceral_evidence=found.visceral_evidence())
     return [VISCERAL_ALONE.finding(values,
@@ -108,7 +109,7 @@ def cns_symptoms_at_order(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None:
         return []
     symptoms = brain_symptoms(facts, params)
-    surveys = [o for o in imaging_orders(facts) if o.procedure_class in BODY_SURVEYS]
+    surveys = [o for o in imaging_orders(facts) if o.procedure_class in facts.classes_in(BODY_SURVEY)]
     if not symptoms or not surveys or drafted(facts, {MRI_BRAIN}) or _brain_mri_since(facts, symptoms):
         return []
     suggestions = ("add-mri-brain", "add-mri-spine") if _spine_suggestion(symptoms, facts) else ("add-mri-brain",)
