@@ -99,7 +99,7 @@ def answer(service: ServiceDefinition, record: Record, now: datetime, settings: 
     actions: list[Action] = []
     ratings: list[Rating] = []
     for item in evaluation.ratings:
-        action = rating_action(item, consult)
+        action = rating_action(item, consult, render.phrases)
         if action is None:
             continue
         problems = action_problems(action.to_json(), "systemAction")

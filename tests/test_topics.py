@@ -208,7 +208,10 @@ def test_a_site_replaces_a_whole_card(tmp_path: Path) -> None:
 def test_action_descriptions_are_worded_by_the_book_and_checked(tmp_path: Path) -> None:
     assert PHRASES.action("update", draft="ServiceRequest/1", order="Bone scan") == (
         "Change the draft order ServiceRequest/1 to Bone scan")
+    assert PHRASES.action("rate", rating="Not appropriate", draft="ServiceRequest/1") == (
+        "Record the appropriateness rating 'Not appropriate' on ServiceRequest/1")
     knowledge = _override(tmp_path, "_phrases.yaml", {"actions": {
-        "update": "Switch {draft} to {study}", "delete": "Drop {draft}", "create": "New: {order}"}})
+        "update": "Switch {draft} to {study}", "delete": "Drop {draft}", "create": "New: {order}",
+        "rate": "{draft}: {rating}"}})
     with pytest.raises(CatalogError, match=r"actions\.update: \{study\} is not known"):
         load_cards(knowledge)

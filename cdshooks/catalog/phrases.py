@@ -35,6 +35,7 @@ class ActionTexts(BaseModel):
     update: str  # {draft} changed to {order}
     delete: str  # {draft} removed
     create: str  # {order} created
+    rate: str  # the rating system action: {rating} written on {draft}
 
 
 class PhraseFile(BaseModel):
@@ -44,7 +45,8 @@ class PhraseFile(BaseModel):
     actions: ActionTexts | None = None
 
 
-DEFAULT_ACTIONS = ActionTexts(update="{draft} -> {order}", delete="{draft} removed", create="{order}")
+DEFAULT_ACTIONS = ActionTexts(update="{draft} -> {order}", delete="{draft} removed", create="{order}",
+                              rate="{draft}: {rating}")
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def load_phrases(directory: Path | None = None, override_dir: str | Path | None 
     return PhraseBook(phrases, joins, actions)
 
 
-ACTION_VALUES = {"update": {"draft", "order"}, "delete": {"draft"}, "create": {"order"}}
+ACTION_VALUES = {"update": {"draft", "order"}, "delete": {"draft"}, "create": {"order"}, "rate": {"rating", "draft"}}
 
 
 @cache

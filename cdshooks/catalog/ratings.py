@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdshooks.clinical.findings import Evaluation, Rating
+from cdshooks.catalog.phrases import PhraseBook
+from cdshooks.clinical.findings import Rating
 from cdshooks.protocol.response import Action
 
 ARGONAUT = "http://fhir.org/argonaut"
@@ -71,14 +72,11 @@ def rated(resource: Mapping[str, Any], rating: str, consult: Consult, auc: str =
     return updated
 
 
-def rating_action(item: Rating, consult: Consult) -> Action | None:
-    """The `update` action writing the rating on its draft (None: the draft is not an identified ServiceRequest)."""
+def rating_action(item: Rating, consult: Consult, phrases: PhraseBook) -> Action | None:
+    """The `update` action writing the rating on its draft (None: the draft is not an identified ServiceRequest);
+    its description in the phrase book's words (`actions.rate`)."""
     draft = item.resource
     if draft is None or draft.get("resourceType") != "ServiceRequest" or not draft.get("id"):
         return None
-    return Action("update", f"Record the appropriateness rating '{RATINGS[item.rating]}' on {item.order_id}",
-                  resource=rated(draft, item.rating, consult))
-
-
-def rating_actions(evaluation: Evaluation, consult: Consult) -> list[Action]:
-    return [action for item in evaluation.ratings if (action := rating_action(item, consult)) is not None]
+    description = phrases.action("rate", rating=RATINGS[item.rating], draft=item.order_id)
+    return Action("update", description, resource=rated(draft, item.rating, consult))

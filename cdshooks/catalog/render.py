@@ -79,6 +79,10 @@ class CardRenderer:
     def catalog(self) -> Mapping[str, CardSpec]:
         return self._catalog
 
+    @property
+    def phrases(self) -> PhraseBook:
+        return self._phrases
+
     def __call__(self, finding: Finding, patient: str | None, consult: Consult | None = None,
                  class_ratings: Mapping[str, str] | None = None) -> Card | None:
         spec = self._catalog.get(finding.topic)
