@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
 from typing import Any
 
 from cdshooks.catalog.loader import OVERRIDE_SYSTEM, TOPIC_SYSTEM, CardSpec, SuggestionSpec
@@ -57,14 +56,6 @@ def shorten(summary: str, topic: str, limit: int = MAX_SUMMARY) -> str:
     log.warning("card summary shortened", extra={"topics": [topic]})
     cut = summary[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
     return cut + "…"
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 class CardRenderer:
@@ -159,7 +150,7 @@ class CardRenderer:
 
     @staticmethod
     def new_order(codings: list[dict[str, str]], text: str, patient: str | None,
-                  draft: Mapping[str, Any] | None, occurrence: Any = None) -> dict[str, Any]:
+                  draft: Mapping[str, Any] | None, occurrence: str | None = None) -> dict[str, Any]:
         order: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",
@@ -176,7 +167,7 @@ class CardRenderer:
                 if draft.get(key):
                     order[key] = draft[key]
         if occurrence:
-            order["occurrenceDateTime"] = _iso(occurrence)
+            order["occurrenceDateTime"] = occurrence
         return order
 
 
@@ -195,7 +186,7 @@ def updated_order(draft: DraftOrder, codings: list[dict[str, str]], text: str, o
     for stale in ("orderDetail", "bodySite"):  # they described the old study
         order.pop(stale, None)
     if occurrence:
-        order["occurrenceDateTime"] = _iso(occurrence)
+        order["occurrenceDateTime"] = occurrence
     if rating is not None and consult is not None:
         order = rated(order, rating, consult)
     return order

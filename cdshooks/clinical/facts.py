@@ -322,7 +322,9 @@ class PatientFacts:
                                                            hash=False, repr=False)
 
     def classes_in(self, *groups: str) -> frozenset[str]:
-        """The procedure classes of these groups (e.g. `BODY_SURVEY`)."""
+        """The procedure classes of these groups (e.g. `BODY_SURVEY`): one group is a lookup (rules ask per order)."""
+        if len(groups) == 1:
+            return self.procedure_groups.get(groups[0], frozenset())
         return frozenset().union(*(self.procedure_groups.get(g, frozenset()) for g in groups))
 
     # -- time helpers ------------------------------------------------------------------------------
