@@ -34,7 +34,7 @@ from typing import Any
 
 from cdshooks.fhir.allowlist import normalize
 from cdshooks.fhir.client import FetchError, FetchResult, FhirClient, bundle_resources, next_link
-from cdshooks.fhir.prefetch import PrefetchKey, render, token_values
+from cdshooks.fhir.prefetch import PrefetchKey, fill, fillable, token_values
 from cdshooks.fhir.record import Record, Resource
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,11 @@ def assemble(
     degraded: dict[str, str] = {}
 
     for key, spec in templates.items():
-        query = render(spec.template, values)
-        if query is None:
+        if not fillable(spec.template, values):
             degraded[key] = "template token has no value in this context"
             continue
-        if key not in sent:
-            to_fetch[key] = query
+        if key not in sent:  # a query is filled only when its key has to be fetched
+            to_fetch[key] = fill(spec.template, values)
             continue
         value = sent[key]
         kind = classify(value)
@@ -132,7 +131,7 @@ def assemble(
                 to_complete[key] = value
         else:  # outcome or invalid: the client could not provide it
             degraded[key] = f"prefetch value was {'an OperationOutcome' if kind == 'outcome' else 'not FHIR'}"
-            to_fetch[key] = query
+            to_fetch[key] = fill(spec.template, values)
 
     unavailable: list[str] = []
     fetched: list[str] = []

@@ -193,11 +193,9 @@ def bundle_resources(bundle: Resource) -> list[Resource]:
     if not isinstance(entries, list):
         return out
     for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-        if isinstance(resource, dict) and isinstance(rtype, str) and rtype != "OperationOutcome":
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and type(rtype := resource.get("resourceType")) is str \
+                and rtype != "OperationOutcome":
             out.append(resource)
     return out
 

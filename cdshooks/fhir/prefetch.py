@@ -17,6 +17,7 @@ dir) changes what the rules read, not what discovery advertises.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,15 +165,24 @@ def token_values(context: Mapping[str, Any]) -> dict[str, str]:
 
 def render(template: str, values: Mapping[str, str]) -> str | None:
     """Fill a template; None when a token has no value (the key then cannot be fetched)."""
-    missing = False
+    return fill(template, values) if fillable(template, values) else None
 
-    def fill(match: re.Match[str]) -> str:
-        nonlocal missing
-        value = values.get(match.group(1))
-        if value is None:
-            missing = True
-            return ""
-        return quote(value, safe="")
 
-    rendered = _TOKEN.sub(fill, template)
-    return None if missing else rendered
+def fillable(template: str, values: Mapping[str, str]) -> bool:
+    """Whether every token of the template has a value (`render` would not give None), without filling it."""
+    parts = _parts(template)
+    return all(values.get(parts[i]) is not None for i in range(1, len(parts), 2))
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """The template with every token replaced by its value, URL-encoded (a token without a value gives "": check
+    `fillable` first)."""
+    parts = _parts(template)
+    return "".join(quote(values.get(part) or "", safe="") if i % 2 else part for i, part in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(template: str) -> tuple[str, ...]:
+    """The template split at its tokens: literal text at even positions, token names at odd ones (templates are
+    the services' own, a handful: split once)."""
+    return tuple(_TOKEN.split(template))

@@ -24,7 +24,9 @@ _PASSES = 6
 
 def too_deep(raw: bytes, limit: int) -> bool:
     """Whether the JSON text nests arrays/objects deeper than `limit` (invalid JSON: any answer, no error)."""
-    if b"\\" in raw:  # drop escaped backslashes, then escaped quotes: the quotes left delimit strings
+    # A quote right after a backslash may be escaped: drop escaped backslashes, then escaped quotes, so the quotes
+    # left delimit strings. No backslash before any quote (e.g. report text with only \n): every quote delimits.
+    if b'\\"' in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     text = raw.translate(_BRACKETS, _NOT_STRUCTURE)  # brackets (objects as arrays) and quotes only, in one pass
     if len(text) <= limit:  # fewer structure characters than levels allowed
