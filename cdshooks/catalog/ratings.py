@@ -10,7 +10,6 @@ Source: Argonaut "CDS Hooks for PAMA" guide (extension table; scenario 01 rating
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from cdshooks.catalog.phrases import PhraseBook
 from cdshooks.clinical.findings import Rating
+from cdshooks.fhir.record import copy_json
 from cdshooks.protocol.response import Action
 
 ARGONAUT = "http://fhir.org/argonaut"
@@ -44,7 +44,7 @@ class Consult:
 
 def unrated(resource: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the resource without earlier Argonaut rating extensions."""
-    updated = copy.deepcopy(dict(resource))
+    updated: dict[str, Any] = copy_json(dict(resource))
     kept = [e for e in updated.get("extension", []) if not (isinstance(e, dict) and _rating_url(e.get("url")))]
     if kept:
         updated["extension"] = kept
@@ -67,7 +67,7 @@ def rated(resource: Mapping[str, Any], rating: str, consult: Consult, auc: str =
         {"url": QCDSM_URL, "valueString": consult.qcdsm},
         {"url": CONSULT_URL, "valueUri": consult.id},
         {"url": AUC_URL, "valueUri": auc},
-        *(copy.deepcopy(dict(e)) for e in consult.extra),
+        *(copy_json(dict(e)) for e in consult.extra),
     ]
     return updated
 

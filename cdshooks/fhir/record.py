@@ -98,3 +98,13 @@ class Record:
 
     def count(self) -> int:
         return sum(len(v) for v in self.resources.values())
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists, scalars): about a third of `copy.deepcopy`'s cost, which keeps a
+    memo for shared and cyclic objects that parsed JSON never has. Mappings and lists become dicts and lists."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
