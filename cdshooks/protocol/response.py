@@ -28,13 +28,16 @@ def prune(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            cleaned = prune(item)
-            if cleaned is None or cleaned == "" or cleaned == [] or cleaned == {}:
+            if isinstance(item, dict | list):
+                item = prune(item)
+                if not item:
+                    continue
+            elif item is None or item == "":
                 continue
-            out[key] = cleaned
+            out[key] = item
         return out
     if isinstance(value, list):
-        items = [prune(v) for v in value]
+        items = (prune(v) if isinstance(v, dict | list) else v for v in value)
         return [v for v in items if not (v is None or v == "" or v == [] or v == {})]
     return value
 
