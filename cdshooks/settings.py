@@ -290,7 +290,8 @@ class Settings:
     )
     max_json_depth: int = field(
         default=64,
-        metadata={"parse": _positive_int, "help": "Deepest JSON nesting accepted in a request body (deeper: 400)."},
+        metadata={"parse": _positive_int, "help": "Deepest JSON nesting accepted in a request body outside `prefetch` "
+                  "(deeper: 400); prefetch resources are bounded by the JSON parser (about 1,000 levels)."},
     )
     max_prefetch_entries: int = field(
         default=10_000,

@@ -1,13 +1,16 @@
 """Reading a JSON request body: content type (415), size (413), syntax and nesting depth (400).
 
-The nesting depth is checked on the raw bytes before parsing, with C-speed byte operations only (string
-contents dropped, then brackets counted), so a deeply nested body costs about as much as parsing it.
+Nesting is bounded twice. The parser (the standard library's C decoder) stops at the interpreter's recursion
+bound (about 1,000 levels) with a RecursionError: a nesting bomb costs no more than reading it, answered 400.
+Then everything the service validates with models, copies or echoes back (the envelope, `context`, `extension`,
+a feedback batch) must nest at most CDSHOOKS_MAX_JSON_DEPTH levels, checked on the parsed values. The `prefetch`
+values are not walked: they are FHIR resources read by fixed paths (cdshooks.clinical.extract), never
+recursively, and walking them cost a third of parsing them (issue 15).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import request
@@ -16,36 +19,27 @@ from werkzeug.exceptions import UnsupportedMediaType
 from cdshooks.protocol.request import RequestProblem
 from cdshooks.runtime import runtime
 
-_RUNS = re.compile(rb"\[+|\]+")
-_NOT_STRUCTURE = bytes(range(256)).translate(None, b'[]{}"')
-_BRACKETS = bytes.maketrans(b"{}", b"[]")
-_PASSES = 6
+NOT_WALKED = "prefetch"  # the top-level member whose values the depth check leaves to the parser's bound
 
 
-def too_deep(raw: bytes, limit: int) -> bool:
-    """Whether the JSON text nests arrays/objects deeper than `limit` (invalid JSON: any answer, no error)."""
-    # A quote right after a backslash may be escaped: drop escaped backslashes, then escaped quotes, so the quotes
-    # left delimit strings. No backslash before any quote (e.g. report text with only \n): every quote delimits.
-    if b'\\"' in raw:
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    text = raw.translate(_BRACKETS, _NOT_STRUCTURE)  # brackets (objects as arrays) and quotes only, in one pass
-    if len(text) <= limit:  # fewer structure characters than levels allowed
-        return False
-    text = text.replace(b'""', b"")  # strings without brackets (nearly all): two quotes side by side
-    if b'"' in text:
-        text = b"".join(text.split(b'"')[::2])  # outside strings only
-    if b"[" * (limit + 1) in text or b"]" * (limit + 1) in text:
-        return True
-    passes = min(_PASSES, limit)
-    for _ in range(passes):  # each pass removes the innermost level
-        if not text:
-            return False
-        text = text.replace(b"[]", b"")
-    depth, left = 0, limit - passes
-    for run in _RUNS.findall(text):
-        depth += len(run) if run[0] == 0x5B else -len(run)
-        if depth > left:
+def nested_deeper(value: Any, limit: int, skip: str | None = None) -> bool:
+    """Whether parsed JSON nests arrays/objects deeper than `limit` levels (a scalar is level 0, `[]` level 1),
+    without recursion; `skip`: a top-level object member left out."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
             return True
+        below: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                items = node.values() if depth > 1 or skip is None or skip not in node else \
+                    [v for k, v in node.items() if k != skip]
+            else:
+                items = node
+            below.extend(item for item in items if isinstance(item, dict | list))
+        level = below
     return False
 
 
@@ -65,11 +59,13 @@ def read_json() -> Any:
     if not raw:
         raise RequestProblem([("body", "empty body; a JSON object is required")])
     limit = runtime().settings.max_json_depth
-    if too_deep(raw, limit):
-        raise RequestProblem([("body", f"JSON nested deeper than {limit} levels")])
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
-        raise RequestProblem([("body", "JSON nested too deeply")]) from None
+        raise RequestProblem([("body", f"JSON nested deeper than the parser allows (the limit is {limit} levels)")]) \
+            from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestProblem([("body", f"not valid JSON ({type(exc).__name__})")]) from None
+    if nested_deeper(body, limit, skip=NOT_WALKED):
+        raise RequestProblem([("body", f"JSON nested deeper than {limit} levels")])
+    return body
