@@ -65,7 +65,20 @@ class ConceptProfile:
 
 
 PROFILE_CACHE_SIZE = 20_000  # distinct concepts remembered per process (bounded: a remote party sends them)
-_PROFILES: dict[tuple[str | None, ...], ConceptProfile] = {}
+
+
+class _ProfileMemory(dict[tuple[str | None, ...], ConceptProfile]):
+    """The remembered profiles by `concept_key`. Emptying it also empties its front index `_BY_TEXT` (which may only
+    hold what it holds), whoever empties it: the bench's cold row forgets profiles this way."""
+
+    __slots__ = ()
+
+    def clear(self) -> None:
+        super().clear()
+        _BY_TEXT.clear()
+
+
+_PROFILES = _ProfileMemory()
 _NO_CONCEPT = ConceptProfile((), "")
 
 
@@ -104,19 +117,27 @@ def profile(concept: Any) -> ConceptProfile:
     """The concept's profile. Records repeat the same concepts (every lab of one test, every "confirmed"
     verification status), so a CodeableConcept is read once per process: equal concepts share one profile
     (and so what was matched on it)."""
-    if type(concept) is ConceptProfile:
-        return concept
-    if concept is None:  # an absent element
-        return _NO_CONCEPT
-    if type(concept) is dict:  # the usual shape, looked up before its parts are checked: a hit is equal to a
-        coding = concept.get("coding")  # key `concept_key` checked (strings or None), so it needs no check
-        if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:
+    if type(concept) is dict:  # the usual shape first
+        try:
+            front = _BY_TEXT.get(concept.get("text"))
+        except TypeError:  # an unhashable text: odd data
+            front = None
+        if front is not None and front[0] == concept:  # equal to a concept met before (see `_BY_TEXT`)
+            return front[1]
+        coding = concept.get("coding")  # one coding, looked up before its parts are checked: a hit is equal to
+        if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:  # a checked key
             try:
                 found = _PROFILES.get((concept.get("text"), item.get("system"), item.get("code"), item.get("display")))
             except TypeError:  # an unhashable part: odd data, read below without the cache
                 found = None
             if found is not None:
+                if front is None:
+                    _remember_plain(concept, item, found)
                 return found
+    elif type(concept) is ConceptProfile:
+        return concept
+    elif concept is None:  # an absent element
+        return _NO_CONCEPT
     key = concept_key(concept)
     if key is None:
         return ConceptProfile(tuple(codings(concept)), concept_text(concept))
@@ -127,6 +148,23 @@ def profile(concept: Any) -> ConceptProfile:
             _PROFILES.clear()
         _PROFILES[key] = found
     return found
+
+
+# A plain one-coding concept met before, by its text: a copy of it and its profile. A concept equal to the copy
+# (dict equality, compared in C) has the same text, system, code and display, so the same profile; finding it costs
+# one lookup and no hashing of a fresh key tuple (a record's strings are new every call, their hashes not cached).
+# The first plain concept of a text keeps the entry (two concepts sharing a text do not take turns evicting each
+# other). Filled only from `_PROFILES` hits and emptied with it, so bounded by it; copies hold only text and one
+# coding's system, code and display.
+_BY_TEXT: dict[str | None, tuple[dict[str, Any], ConceptProfile]] = {}
+_PLAIN_CONCEPT = frozenset(("coding", "text"))
+_PLAIN_CODING = frozenset(("system", "code", "display"))
+
+
+def _remember_plain(concept: dict[str, Any], item: dict[str, Any], found: ConceptProfile) -> None:
+    """Remember a one-coding concept `_PROFILES` knows (`found`) in `_BY_TEXT`, when it holds nothing else."""
+    if concept.keys() <= _PLAIN_CONCEPT and item.keys() <= _PLAIN_CODING:
+        _BY_TEXT[concept.get("text")] = {**concept, "coding": [dict(item)]}, found
 
 
 def codings(concept: Any) -> list[Coding]:
@@ -333,6 +371,8 @@ def reference_id(ref_obj: Any) -> str | None:
 def quantity_value(q: Any) -> float | None:
     """Quantity.value as a finite float (numeric strings accepted), or None."""
     raw = q.get("value") if isinstance(q, dict) else q
+    if type(raw) is float:  # the usual JSON number: float() would return it as is
+        return raw if math.isfinite(raw) else None
     if isinstance(raw, bool) or raw is None:
         return None
     try:

@@ -229,3 +229,31 @@ def test_profile_of_odd_parts_is_read_without_the_cache() -> None:
     assert unhashable_text.codings == ((None, "H", None),) and unhashable_text.text == ""
     assert profile({"coding": [{"system": "s", "code": "H", "display": "High"}], "text": "High"}) is profile(
         {"text": "High", "coding": [{"display": "High", "code": "H", "system": "s"}]})
+
+
+def test_profile_front_index_answers_what_the_full_key_answers() -> None:
+    """`_BY_TEXT` finds a plain concept met before by equality with a copy of it: concepts that share a text but
+    differ anywhere else keep their own profiles, a concept changed after it was remembered does not change what is
+    remembered, and emptying the profiles empties the front too (as the bench's cold row does)."""
+    from cdshooks.fhir import codes
+
+    def plain(code: object = "H", text: object = "Shared text", display: object = "High") -> dict[str, object]:
+        return {"coding": [{"system": "s", "code": code, "display": display}], "text": text}
+
+    first = profile(plain())
+    assert profile(plain()) is first and profile(plain()) is first  # the second call fills the front, the third uses it
+    assert codes._BY_TEXT
+    other_code = profile(plain(code="L"))
+    assert other_code is not first and other_code.codings == (("s", "L", "High"),)
+    assert profile(plain(display="Low")).codings == (("s", "H", "Low"),)
+    assert profile(plain(code=7)).codings == (("s", "7", "High"),)
+    extra = {**plain(), "id": "x"}  # not plain: found by its key, the same profile
+    assert profile(extra) is first and profile(extra) is first
+    remembered = plain()
+    assert profile(remembered) is first
+    remembered["coding"][0]["code"] = "L"  # type: ignore[index]
+    assert profile(plain()) is first and profile(remembered) is other_code
+    codes._PROFILES.clear()
+    assert not codes._BY_TEXT
+    again = profile(plain())
+    assert again is not first and again == first

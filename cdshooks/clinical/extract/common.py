@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Set
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,9 +52,31 @@ def procedure_class_of(kb: Knowledge, concept: Any) -> str | None:
 
 
 def status_codes(concept: Any) -> frozenset[str]:
+    """The codes of a status concept (verificationStatus, clinicalStatus), as `codings()` reads them."""
     if concept is None:
         return _NO_CODES
     return cached(concept, "status-codes", _codes)
+
+
+def _only_code(concept: Any) -> str | None:
+    """The code of a one-coding CodeableConcept whose code is a string, stripped ("" when blank), as `codings()`
+    reads it: the usual status concept answered without a concept profile. None for any other shape (then
+    `status_codes` reads it)."""
+    if type(concept) is dict:
+        coding = concept.get("coding")
+        if type(coding) is list and len(coding) == 1 and type(item := coding[0]) is dict:
+            code = item.get("code")
+            if type(code) is str:
+                return code.strip()
+    return None
+
+
+def has_status(concept: Any, wanted: Set[str]) -> bool:
+    """`bool(status_codes(concept) & wanted)`: whether the concept carries one of the `wanted` codes."""
+    code = _only_code(concept)
+    if code is not None:
+        return code in wanted  # "" (a blank code, dropped by `codings()`) is never wanted
+    return concept is not None and bool(status_codes(concept) & wanted)
 
 
 def _codes(read: ConceptProfile) -> frozenset[str]:
@@ -67,14 +89,18 @@ _NO_CODES: frozenset[str] = frozenset()
 def verified(resource: Resource) -> bool:
     """False for refuted or entered-in-error records (Condition.verificationStatus, or a status field)."""
     verification = resource.get("verificationStatus")
-    if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+    if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
         return False
     return resource.get("status") != "entered-in-error"
 
 
 def clinically_active(resource: Resource) -> bool:
     """Active, recurrence or relapse; an absent clinicalStatus counts as active unless abated."""
-    codes = status_codes(resource.get("clinicalStatus"))
+    concept = resource.get("clinicalStatus")
+    code = _only_code(concept)
+    if code:
+        return code in ACTIVE_CLINICAL
+    codes = status_codes(concept) if code is None else _NO_CODES
     if codes:
         return bool(codes & ACTIVE_CLINICAL)
     return not any(resource.get(k) for k in ("abatementDateTime", "abatementPeriod", "abatementString",

@@ -24,15 +24,15 @@ from cdshooks.clinical.extract.common import (
     as_dict,
     as_list,
     first_date,
+    has_status,
     medication_of,
     ref,
     status,
-    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
-from cdshooks.fhir.codes import concept_text, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, profile, quantity_value
 
 NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start", "not-taken", "unknown", "draft",
              "revoked"}
@@ -175,7 +175,7 @@ def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
     """(start, end) of a MedicationRequest / MedicationStatement."""
     start = end = None
     for dosage in as_list(resource.get("dosageInstruction")):
-        bounds = as_dict(as_dict(as_dict(as_dict(dosage).get("timing")).get("repeat")).get("boundsPeriod"))
+        bounds = _bounds_period(dosage)
         if bounds:
             start = start or first_date(bounds, "start")
             end = end or first_date(bounds, "end")
@@ -184,17 +184,25 @@ def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+def _bounds_period(dosage: Any) -> dict[str, Any]:
+    """Dosage.timing.repeat.boundsPeriod, or an empty dict when any step is missing or odd."""
+    timing = dosage.get("timing") if isinstance(dosage, dict) else None
+    repeat = timing.get("repeat") if isinstance(timing, dict) else None
+    bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+    return bounds if isinstance(bounds, dict) else {}
+
+
 def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]], resolve: Resolver,
                         now: datetime, active_days: float) -> MedicationFacts:
     out = MedicationFacts()
     exposures: dict[str, _Exposure] = {}
-    supplements = kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT")
+    use_key = (kb, "medication-use")
     active = timedelta(days=active_days)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
         for resource in record_of(rtype):
             # `verified` and `status(...) in NOT_GIVEN` (which holds entered-in-error), read once
             verification = resource.get("verificationStatus")
-            if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+            if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
                 continue
             state = resource.get("status")
             if isinstance(state, str) and state in NOT_GIVEN:
@@ -203,10 +211,13 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             if raw is None:
                 continue
             concept = profile(raw)  # read once for every question below
-            if supplements.matches(concept):
+            try:
+                medication = concept.memo[use_key]
+            except KeyError:
+                medication = concept.memo[use_key] = _medication_use(kb, concept)
+            if medication is SUPPLEMENT:
                 out.calcium_vitamin_d = True
                 continue
-            medication = medication_of(kb, concept)
             if medication is None:
                 continue
             exposure = exposures.get(medication.ingredient)
@@ -228,6 +239,18 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
         out.therapies.append(_therapy(exposure))
     _procedures(kb, record_of("Procedure"), out, exposures, now, active_days)
     return out
+
+
+SUPPLEMENT = Medication(ingredient="calcium / vitamin D", drug_class="supplement")
+"""What `_medication_use` answers for a calcium / vitamin D supplement (never a therapy: compared by identity)."""
+
+
+def _medication_use(kb: Knowledge, concept: ConceptProfile) -> Medication | None:
+    """`SUPPLEMENT` for a calcium / vitamin D supplement (asked first), else the agent (`medication_of`), else None:
+    the two questions `extract_medications` asks of every medication concept, answered once per distinct concept."""
+    if kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT").matches(concept):
+        return SUPPLEMENT
+    return medication_of(kb, concept)
 
 
 def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime) -> None:
@@ -307,25 +330,42 @@ def _therapy(exposure: _Exposure) -> Therapy:
 def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts,
                 exposures: dict[str, _Exposure], now: datetime, active_days: float) -> None:
     chemotherapy = _Exposure(PROCEDURE_CHEMOTHERAPY)
+    key = (kb, "procedure-kind")
     for procedure in procedures:
         if not verified(procedure) or status(procedure) not in DONE_PROCEDURE:
             continue
-        code = procedure.get("code")
+        code = profile(procedure.get("code"))  # read once, classified once per distinct code
         when = first_date(procedure, "performedDateTime", "performedPeriod.start", "performedPeriod.end")
-        if kb.valueset("VS_DENTAL_EVALUATION").matches(code):
+        try:
+            kind = code.memo[key]
+        except KeyError:
+            kind = code.memo[key] = _procedure_kind(kb, code)
+        if kind == "dental":
             out.dental_evaluation = True
-        elif kb.valueset("VS_BREAST_SURGERY").matches(code):
+        elif kind == "surgery":
             if when is not None:
                 out.surgeries.append(when)
-        elif kb.valueset("VS_CHEMO_ADMINISTRATION").matches(code):
+        elif kind == "chemotherapy":
             if when is not None and when <= now:
                 chemotherapy.administered.append(when)
                 chemotherapy.sources.append(ref(procedure))
                 chemotherapy.ongoing |= now - when <= timedelta(days=active_days)
-        elif _BIOPSY.search(concept_text(code)) and when is not None:
+        elif kind == "biopsy" and when is not None:
             out.biopsies.append(when)
     if chemotherapy.administered and not _documented_elsewhere(chemotherapy, exposures):
         out.therapies.append(_therapy(chemotherapy))
+
+
+def _procedure_kind(kb: Knowledge, code: ConceptProfile) -> str | None:
+    """What a Procedure code is, asked in the order `_procedures` acts on it: dental | surgery | chemotherapy |
+    biopsy (a "biops" text) | None."""
+    if kb.valueset("VS_DENTAL_EVALUATION").matches(code):
+        return "dental"
+    if kb.valueset("VS_BREAST_SURGERY").matches(code):
+        return "surgery"
+    if kb.valueset("VS_CHEMO_ADMINISTRATION").matches(code):
+        return "chemotherapy"
+    return "biopsy" if _BIOPSY.search(code.text) else None
 
 
 def _documented_elsewhere(procedure: _Exposure, exposures: dict[str, _Exposure]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any
 
 from cdshooks.clinical.extract.common import (
@@ -11,10 +12,10 @@ from cdshooks.clinical.extract.common import (
     Resource,
     concepts,
     first_date,
+    has_status,
     label_of,
     ref,
     site_text,
-    status_codes,
 )
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
 from cdshooks.clinical.facts import LabResult, Receptor, Symptom
@@ -79,19 +80,10 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
     for item in ranges:
         if not isinstance(item, dict):
             continue
-        high = item.get("high")
-        high = high if isinstance(high, dict) else None
-        low = item.get("low")
-        low = low if isinstance(low, dict) else None
-        high_value = quantity_value(high) if high is not None else None
-        low_value = quantity_value(low) if low is not None else None
-        if unit:  # a bound in another unit: no comparison
-            if high and (bound_unit := str(high.get("unit") or high.get("code") or "")) \
-                    and bound_unit.lower() != unit_lower:
-                return None, None
-            if low and (bound_unit := str(low.get("unit") or low.get("code") or "")) \
-                    and bound_unit.lower() != unit_lower:
-                return None, None
+        high_value, high_other = _bound(item.get("high"), unit, unit_lower)
+        low_value, low_other = _bound(item.get("low"), unit, unit_lower)
+        if high_other or low_other:
+            return None, None  # a bound in another unit: no comparison
         if high_value is not None and value > high_value:
             return "high", high_value
         if low_value is not None and value < low_value:
@@ -99,6 +91,28 @@ def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | N
         if high_value is not None or low_value is not None:
             return "normal", high_value
     return None, None
+
+
+def _value(quantity: dict[str, Any]) -> float | None:
+    """`quantity_value(quantity)`, with a finite float value (a lab's usual JSON number) taken at once: a reference
+    range and a lab value are read for every lab of every call."""
+    raw = quantity.get("value")
+    return raw if type(raw) is float and isfinite(raw) else quantity_value(quantity)
+
+
+def _bound(quantity: Any, unit: str, unit_lower: str) -> tuple[float | None, bool]:
+    """(value, stated in another unit) of a reference-range bound: a Quantity dict; anything else is no bound.
+    The unit is compared case-insensitively, only when the result has one and the bound is not empty. The usual
+    bound repeats the result's unit exactly, which settles it without `lower()`."""
+    if not isinstance(quantity, dict):
+        return None, False
+    number = _value(quantity)
+    if not unit or not quantity:
+        return number, False
+    bound_unit = quantity.get("unit") or quantity.get("code") or ""
+    if type(bound_unit) is not str:  # odd data (a number, a list): compared as its text
+        bound_unit = str(bound_unit)
+    return number, bool(bound_unit) and bound_unit != unit and bound_unit.lower() != unit_lower
 
 
 _BOUND = re.compile(r"^\s*(>=|<=|=>|=<|>|<|≥|≤)?\s*(\d+(?:[.,]\d+)?)\s*([A-Za-z/.()\[\]{}^0-9_ ]*)$")
@@ -112,7 +126,9 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
     quantity = observation.get("valueQuantity")
     if isinstance(quantity, dict) and quantity:
         comparator = found if isinstance(found := quantity.get("comparator"), str) else ""
-        return quantity_value(quantity), str(quantity.get("unit") or quantity.get("code") or ""), comparator
+        number = _value(quantity)
+        unit = quantity.get("unit") or quantity.get("code") or ""
+        return number, (unit if type(unit) is str else str(unit)), comparator
     text = observation.get("valueString")
     match = _BOUND.match(text) if isinstance(text, str) and len(text) < 60 else None
     if match is None:
@@ -189,7 +205,7 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
     for observation in observations:
         # `verified` and `status(...) in UNUSABLE` (which holds entered-in-error), read once
         verification = observation.get("verificationStatus")
-        if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+        if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
             continue
         state = observation.get("status")
         if isinstance(state, str) and state in UNUSABLE:
