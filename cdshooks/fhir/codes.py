@@ -377,6 +377,6 @@ def quantity_value(q: Any) -> float | None:
         return None
     try:
         number = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond any float (10**400)
         return None
     return number if math.isfinite(number) else None

@@ -207,6 +207,7 @@ def test_reference_id(ref: object, expected: str | None) -> None:
         ({"value": True}, None),
         ({"value": float("nan")}, None),
         ({"value": float("inf")}, None),
+        ({"value": 10**400}, None),  # a JSON integer beyond any float: no number, no error
         ({"unit": "U/L"}, None),
         (None, None),
         (7, 7.0),
