@@ -36,21 +36,31 @@ def _clean(value: Any) -> str | None:
     return None
 
 
+MAX_LIST_NESTING = 4  # lists inside lists read for concepts and paths (FHIR has none): deeper odd data is skipped,
+# never recursed into (prefetch resources may nest as deep as the JSON parser allows, cdshooks.http.body)
+
+
+def _flattened(value: Any, depth: int = 0) -> Iterator[Any]:
+    """The value itself, or the items of a list (lists inside it flattened, up to MAX_LIST_NESTING levels)."""
+    if not isinstance(value, list):
+        yield value
+    elif depth < MAX_LIST_NESTING:
+        for item in value:
+            yield from _flattened(item, depth + 1)
+
+
 def _coding_dicts(concept: Any) -> Iterator[dict[str, Any]]:
     """The Coding dicts of a CodeableConcept, a bare Coding, or a list of either."""
-    if isinstance(concept, list):
-        for item in concept:
-            yield from _coding_dicts(item)
-        return
-    if not isinstance(concept, dict):
-        return
-    coding = concept.get("coding")
-    if isinstance(coding, list):
-        yield from (c for c in coding if isinstance(c, dict))
-    elif isinstance(coding, dict):
-        yield coding
-    elif "code" in concept or "system" in concept:
-        yield concept
+    for item in _flattened(concept):
+        if not isinstance(item, dict):
+            continue
+        coding = item.get("coding")
+        if isinstance(coding, list):
+            yield from (c for c in coding if isinstance(c, dict))
+        elif isinstance(coding, dict):
+            yield coding
+        elif "code" in item or "system" in item:
+            yield item
 
 
 @dataclass(frozen=True)
@@ -187,17 +197,14 @@ def codings(concept: Any) -> list[Coding]:
 
 
 def _texts(concept: Any) -> Iterator[str]:
-    if isinstance(concept, list):
-        for item in concept:
-            yield from _texts(item)
-        return
-    if isinstance(concept, dict):
-        text = _clean(concept.get("text"))
-        if text:
-            yield text
-    for _, _, display in codings(concept):
-        if display:
-            yield display
+    for item in _flattened(concept):
+        if isinstance(item, dict):
+            text = _clean(item.get("text"))
+            if text:
+                yield text
+        for _, _, display in codings(item):
+            if display:
+                yield display
 
 
 def concept_text(concept: Any) -> str:
@@ -279,17 +286,20 @@ def _parse_text(value: Any) -> datetime | None:
         return None
 
 
-def get_path(obj: Any, path: str) -> Any:
+def get_path(obj: Any, path: str, _lists: int = 0) -> Any:
     """The first non-None value at a dotted path ("dosageInstruction.timing.repeat.boundsPeriod.start").
 
-    Lists met on the way are searched element by element, so repeating elements need no index.
+    Lists met on the way are searched element by element, so repeating elements need no index (lists inside lists
+    up to MAX_LIST_NESTING levels).
     """
     if not path:
         return obj
     head, _, rest = path.partition(".")
     if isinstance(obj, list):
+        if _lists >= MAX_LIST_NESTING:
+            return None
         for item in obj:
-            found = get_path(item, path)
+            found = get_path(item, path, _lists + 1)
             if found is not None:
                 return found
         return None

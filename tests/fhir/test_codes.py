@@ -258,3 +258,19 @@ def test_profile_front_index_answers_what_the_full_key_answers() -> None:
     assert not codes._BY_TEXT
     again = profile(plain())
     assert again is not first and again == first
+
+
+def _nested(value: object, levels: int) -> object:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_lists_inside_lists_are_read_a_few_levels_deep_and_never_recursed_past() -> None:
+    concept = {"coding": [{"system": "http://loinc.org", "code": "6768-6", "display": "ALP"}], "text": "ALP"}
+    assert codings(_nested(concept, 3)) == [("http://loinc.org", "6768-6", "ALP")]
+    assert concept_text(_nested(concept, 3)) == "ALP"
+    assert get_path({"a": _nested({"b": "x"}, 3)}, "a.b") == "x"
+    bomb = _nested(concept, 100_000)  # far past the interpreter's recursion limit: skipped, no RecursionError
+    assert codings(bomb) == [] and concept_text(bomb) == ""
+    assert get_path({"a": _nested({"b": "x"}, 100_000)}, "a.b") is None
