@@ -75,7 +75,16 @@ def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
 
 
 def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
+    """Why metastases are suspected now (once per call: the scenario gate and several rules ask)."""
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    key = ("suspicion", window)
+    found: Suspicion | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = _suspicion(facts, window)
+    return found
+
+
+def _suspicion(facts: PatientFacts, window: float) -> Suspicion:
     alp = facts.latest_lab("alp", window)
     lfts = tuple(lab.label for kind in LFT_KINDS if (lab := facts.latest_lab(kind, window)) and lab.flag == "high")
     return Suspicion(
@@ -89,9 +98,15 @@ def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
 
 def cns_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
     """New, specific neurological symptoms (R05 as corrected in clinical-rules.md §7.2): active, begun or observed
-    within the window (a history entry known only by its recorded date does not count), and specific."""
-    return [s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), params["P_SUSPICION_LOOKBACK_DAYS"])
-            if s.cns_specific and s.new_onset_known]
+    within the window (a history entry known only by its recorded date does not count), and specific. Worked
+    out once per call (the scenario gate and the CNS rules ask)."""
+    window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    key = ("cns_symptoms", window)
+    found: tuple[Symptom, ...] | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = tuple(s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), window)
+                                        if s.cns_specific and s.new_onset_known)
+    return list(found)
 
 
 def systemic_therapies(facts: PatientFacts, params: Params) -> list[Therapy]:
