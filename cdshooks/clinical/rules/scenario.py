@@ -131,7 +131,20 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
     By default (P_SCENARIO_REQUIRE_NEOADJUVANT = 1) the therapy must look neoadjuvant: the ACR Topic 235
     Variant 6 table applies to its own scenario. With 0, any recent systemic therapy qualifies (the "looser
     mode" of clinical-rules.md §6 item 2), an off-label use of the variant that a site must switch on.
+
+    Worked out once per call (the scenario rules and the ratings ask), keyed by the parameters it reads.
     """
+    key = ("scenario_applies", *(params.get(name) for name in _SCENARIO_PARAMS))
+    found: bool | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = _scenario_applies(facts, params)
+    return found
+
+
+_SCENARIO_PARAMS = ("P_SUSPICION_LOOKBACK_DAYS", "P_SCENARIO_REQUIRE_NEOADJUVANT", "P_NEOADJ_LOOKBACK_DAYS")
+
+
+def _scenario_applies(facts: PatientFacts, params: Params) -> bool:
     if facts.breast_cancer is None or cns_symptoms(facts, params):
         return False
     if not suspicion(facts, params).any:
@@ -158,6 +171,12 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
     if not doses:
         return None
     start = doses[0]
+    gap = _whole_days(gap_days)
+    if gap is not None:  # an oral agent has a dose a day: compare the timedeltas, no division per pair
+        for previous, current in pairwise(doses):
+            if current - previous >= gap:
+                start = current
+        return start
     for previous, current in pairwise(doses):
         if (current - previous) / _ONE_DAY >= gap_days:
             start = current
@@ -165,6 +184,15 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
 
 
 _ONE_DAY = timedelta(days=1)
+_EXACT_DAYS = 2 ** 17
+
+
+def _whole_days(days: float) -> timedelta | None:
+    """`days` as a timedelta when `delta >= it` decides exactly as `delta / _ONE_DAY >= days`: a whole number of
+    days under 2**17 (the float quotient of two microsecond counts cannot round up to such a number from below,
+    the float spacing there being finer than a microsecond in days); None for any other value."""
+    whole = isinstance(days, int) or (isinstance(days, float) and days.is_integer())
+    return timedelta(days=int(days)) if whole and abs(days) < _EXACT_DAYS else None
 
 
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
