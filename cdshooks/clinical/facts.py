@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -177,7 +177,7 @@ class ImagingResult:
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
     @cached_property
-    def memo(self) -> dict[str, Any]:
+    def memo(self) -> dict[Any, Any]:
         """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
         value (a new instance, as `replace` builds, starts empty)."""
         return {}
@@ -188,7 +188,12 @@ class ImagingResult:
         A result built without assertions (a unit test, an old extractor path) is read from its bone result."""
         if not self.assertions:
             return _STATUS_OF_RESULT.get(self.result) if region == BONE else None
-        return strongest([a.status for a in self.assertions if a.region == region])
+        memo = self.memo  # the rules ask each result again and again (supersession, evidence, discordance)
+        key = ("status_of", region)
+        if key not in memo:
+            memo[key] = strongest([a.status for a in self.assertions if a.region == region])
+        found: Status | None = memo[key]
+        return found
 
     @property
     def is_bone_scan(self) -> bool:
@@ -354,13 +359,13 @@ class PatientFacts:
         return {}
 
     @cached_property
-    def _dated_labs(self) -> dict[str, list[tuple[date, LabResult]]]:
-        """Labs dated up to now, by kind, in record order, each with its day (the windows count days)."""
-        by_kind: dict[str, list[tuple[date, LabResult]]] = {}
+    def _dated_labs(self) -> dict[str, list[tuple[datetime, LabResult]]]:
+        """Labs dated up to now, by kind, in record order, each with its (present) date."""
+        by_kind: dict[str, list[tuple[datetime, LabResult]]] = {}
         now = self.now
         for lab in self.labs:
             if lab.when is not None and lab.when <= now:
-                by_kind.setdefault(lab.kind, []).append((lab.when.date(), lab))
+                by_kind.setdefault(lab.kind, []).append((lab.when, lab))
         return by_kind
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
@@ -369,9 +374,9 @@ class PatientFacts:
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
-        today = self.now.date()  # `self.within(lab.when, within_days)` with the days taken once
-        found = [lab for day, lab in self._dated_labs.get(kind, ())
-                 if within_days is None or -1 <= (today - day).days <= within_days]
+        today = self.now.date()  # `self.within(lab.when, within_days)` with today's date taken once
+        found = [lab for when, lab in self._dated_labs.get(kind, ())
+                 if within_days is None or -1 <= (today - when.date()).days <= within_days]
         answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
         answers[key] = answer
         return answer
