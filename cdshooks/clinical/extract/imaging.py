@@ -249,8 +249,9 @@ def _observation_text(observation: Resource) -> list[str]:
     value = observation.get("valueString")
     if isinstance(value, str) and observation.get("dataAbsentReason") is None:
         parts.append(value[:MAX_TEXT])
-    parts.extend(n["text"][:MAX_TEXT] for n in _dicts(observation.get("note"))
-                 if isinstance(n.get("text"), str))
+    notes = observation.get("note")
+    if notes is not None:  # most findings carry none
+        parts.extend(n["text"][:MAX_TEXT] for n in _dicts(notes) if isinstance(n.get("text"), str))
     return parts
 
 

@@ -194,7 +194,11 @@ class ValueSet:
     def matches(self, concept: Any) -> bool:
         """A CodeableConcept (or Coding, or list of them): any coding matches, else the text fallback on
         ``text`` and coding displays."""
-        return self._result(concept)[0]
+        read = profile(concept)  # `self._result(concept)[0]` in one frame: asked about every resource of a call
+        found: tuple[bool, frozenset[str]] | None = read.memo.get(self._token)
+        if found is None:
+            found = read.memo[self._token] = self._evaluate(read.codings, read.text)
+        return found[0]
 
     def kinds(self, concept: Any) -> frozenset[str]:
         """Sub-kinds (e.g. "headache", "alt", "stage-4") of the matching codes, else of the matching text."""
