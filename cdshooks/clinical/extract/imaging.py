@@ -559,7 +559,8 @@ def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
     texts.extend(_presented_text(report))
     observed = []
     for observation in item.observations:
-        observed.append(observation_result(kb, observation))
+        if coded is None:  # a coded conclusion decides: the findings' own codes would not be read
+            observed.append(observation_result(kb, observation))
         site = site or site_text(observation)
         texts.extend(_observation_text(observation))
     found = _strongest(observed)
