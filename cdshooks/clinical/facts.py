@@ -177,7 +177,7 @@ class ImagingResult:
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
     @cached_property
-    def memo(self) -> dict[str, Any]:
+    def memo(self) -> dict[Any, Any]:
         """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
         value (a new instance, as `replace` builds, starts empty)."""
         return {}
@@ -188,7 +188,12 @@ class ImagingResult:
         A result built without assertions (a unit test, an old extractor path) is read from its bone result."""
         if not self.assertions:
             return _STATUS_OF_RESULT.get(self.result) if region == BONE else None
-        return strongest([a.status for a in self.assertions if a.region == region])
+        memo = self.memo  # the rules ask each result again and again (supersession, evidence, discordance)
+        key = ("status_of", region)
+        if key not in memo:
+            memo[key] = strongest([a.status for a in self.assertions if a.region == region])
+        found: Status | None = memo[key]
+        return found
 
     @property
     def is_bone_scan(self) -> bool:
@@ -245,6 +250,8 @@ _SPINE_SITE = re.compile(r"\b(spine|spinal|vertebra\w*|[ctls]\d{1,2}|[ctls]-\d{1
 _SITE_NOISE = frozenset({"left", "right", "bilateral", "the", "of", "and", "in", "at", "bone", "bones", "lesion",
                          "proximal", "distal", "mid", "upper", "lower", "posterior", "anterior", "body"})
 _RESPONSE = frozenset({Change.DECREASED, Change.SCLEROTIC_CHANGE})
+_METASTATIC = frozenset({Status.METASTATIC})
+_METASTATIC_OR_SUSPICIOUS = frozenset({Status.METASTATIC, Status.SUSPICIOUS})
 
 
 def _bone_site(result: ImagingResult) -> str | None:
@@ -342,17 +349,23 @@ class PatientFacts:
     # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
     @cached_property
     def _answers(self) -> dict[tuple[Any, ...], Any]:
-        """Answers of `latest_lab` and `imaging_before_now` by their arguments."""
+        """Answers of `latest_lab`, `imaging_before_now` and the bone-metastasis evidence by their arguments."""
         return {}
 
     @cached_property
-    def _dated_labs(self) -> dict[str, list[LabResult]]:
-        """Labs dated up to now, by kind, in record order."""
-        by_kind: dict[str, list[LabResult]] = {}
+    def memo(self) -> dict[tuple[Any, ...], Any]:
+        """What rule helpers derive from the facts, kept for the call (several rules ask the same question):
+        keyed by the helper's name and every parameter value the answer depends on."""
+        return {}
+
+    @cached_property
+    def _dated_labs(self) -> dict[str, list[tuple[datetime, LabResult]]]:
+        """Labs dated up to now, by kind, in record order, each with its (present) date."""
+        by_kind: dict[str, list[tuple[datetime, LabResult]]] = {}
         now = self.now
         for lab in self.labs:
             if lab.when is not None and lab.when <= now:
-                by_kind.setdefault(lab.kind, []).append(lab)
+                by_kind.setdefault(lab.kind, []).append((lab.when, lab))
         return by_kind
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
@@ -361,8 +374,9 @@ class PatientFacts:
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
-        found = [lab for lab in self._dated_labs.get(kind, ())
-                 if within_days is None or self.within(lab.when, within_days)]
+        today = self.now.date()  # `self.within(lab.when, within_days)` with today's date taken once
+        found = [lab for when, lab in self._dated_labs.get(kind, ())
+                 if within_days is None or -1 <= (today - when.date()).days <= within_days]
         answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
         answers[key] = answer
         return answer
@@ -386,17 +400,27 @@ class PatientFacts:
         return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
+    # Several rules ask for the same moments (now; the start of a therapy line; a scan's date): each answer is
+    # worked out once per call and kept in `_answers` (the facts never change).
+    @cached_property
+    def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
+        """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
+        return tuple(sorted((i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None),
+                            key=lambda i: known_date(i.when)))
+
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
         """Dated results up to `moment` that say something about bone, oldest first."""
-        return sorted((i for i in self.imaging
-                       if i.when is not None and i.when <= moment and i.status_of(BONE) is not None),
-                      key=lambda i: known_date(i.when))
+        return [i for i in self._dated_bone_results if known_date(i.when) <= moment]
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
-        results = self._bone_results(moment)
-        return [r for n, r in enumerate(results) if r.status_of(BONE) in wanted
-                and not any(supersedes(later, r) for later in results[n + 1:])]
+        key = ("standing", moment, wanted)
+        answers = self._answers
+        if key not in answers:
+            results = self._bone_results(moment)
+            answers[key] = tuple(r for n, r in enumerate(results) if r.status_of(BONE) in wanted
+                                 and not any(supersedes(later, r) for later in results[n + 1:]))
+        return list(answers[key])
 
     def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
         """Bone metastasis established as of `as_of` (default: now), with the earliest evidence that still
@@ -404,6 +428,14 @@ class PatientFacts:
         bone metastasis, or an imaging bone assertion `metastatic` that no later result supersedes
         (`supersedes`). None when it is not established."""
         moment = as_of or self.now
+        key = ("bone_mets_evidence", moment)
+        answers = self._answers
+        if key not in answers:
+            answers[key] = self._bone_mets_evidence(moment)
+        answer: BoneMetsEvidence | None = answers[key]
+        return answer
+
+    def _bone_mets_evidence(self, moment: datetime) -> BoneMetsEvidence | None:
         found: list[BoneMetsEvidence] = []
         coded = [c for c in self.bone_mets if c.onset is None or c.onset <= moment]
         if coded:
@@ -413,7 +445,7 @@ class PatientFacts:
         if pathology:
             first = min(pathology, key=lambda p: p.onset or moment)
             found.append(BoneMetsEvidence(first.onset, "pathology", first.label, first.source))
-        standing = self._standing(moment, frozenset({Status.METASTATIC}))
+        standing = self._standing(moment, _METASTATIC)
         if standing:
             first_result = standing[0]
             found.append(BoneMetsEvidence(first_result.when, "imaging", f"{first_result.label}: metastatic",
@@ -438,7 +470,7 @@ class PatientFacts:
         established = self.bone_mets_evidence(moment)
         if established is not None:
             return established
-        standing = self._standing(moment, frozenset({Status.METASTATIC, Status.SUSPICIOUS}))
+        standing = self._standing(moment, _METASTATIC_OR_SUSPICIOUS)
         if not standing:
             return None
         latest = standing[-1]

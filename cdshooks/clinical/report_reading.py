@@ -52,7 +52,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -111,6 +111,12 @@ class ReportReading:
     osteopenia: bool  # osteopenia / osteoporosis / demineralisation affirmed
     # what the report asserts, per region (cdshooks.clinical.evidence); empty when nothing is asserted
     assertions: tuple[Assertion, ...] = ()
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """What callers derive from this reading, kept on it: a reading is remembered per text (`read_report`)
+        and comes back with every call about the patient. Not part of the reading's value."""
+        return {}
 
 
 UNKNOWN_READING: Final = ReportReading(BoneMetResult.UNKNOWN, None, frozenset(), False, False, False)

@@ -36,6 +36,7 @@ from cdshooks.clinical.extract.common import (
     Resource,
     as_dict,
     as_list,
+    cached,
     concepts,
     first_date,
     label_of,
@@ -153,6 +154,8 @@ def _presented_text(report: Resource) -> list[str]:
     """Every presentedForm attachment's text, the original first and addenda after it (by `creation` when
     every attachment is dated, else in the order filed)."""
     attachments = _dicts(report.get("presentedForm"))[:MAX_ATTACHMENTS]
+    if not any(isinstance(a.get("data"), str) and a["data"] for a in attachments):
+        return []  # every form is a link (`url`) or empty: no text to read, nothing to order
     created = [first_date(a, "creation") for a in attachments]
     if attachments and all(c is not None for c in created):
         attachments = [a for _, _, a in sorted(zip(created, range(len(attachments)), attachments, strict=True),
@@ -178,6 +181,11 @@ def _bounded(parts: Iterable[str]) -> str:
 # -- coded results --------------------------------------------------------------------------------------
 
 def _qualifier(kb: Knowledge, concept: Any) -> BoneMetResult | None:
+    """The result a qualifier value names (Present, Absent, Indeterminate ...), once per concept profile."""
+    return cached(concept, (kb, "result-qualifier"), lambda read: _qualifier_of(kb, read))
+
+
+def _qualifier_of(kb: Knowledge, concept: Any) -> BoneMetResult | None:
     for kind in sorted(kb.valueset("VS_RESULT_QUALIFIERS").kinds(concept)):
         if kind in _QUALIFIER_RESULT:
             return _QUALIFIER_RESULT[kind]
@@ -185,17 +193,18 @@ def _qualifier(kb: Knowledge, concept: Any) -> BoneMetResult | None:
 
 
 def _coded_result(kb: Knowledge, conclusion_codes: list[Any]) -> BoneMetResult | None:
-    results = set()
-    for concept in conclusion_codes:
-        if kb.valueset("VS_BONE_METS").matches(concept):
-            results.add(BoneMetResult.POSITIVE)
-        else:
-            found = _qualifier(kb, concept)
-            if found is BoneMetResult.POSITIVE:
-                continue  # "positive" alone does not say for what
-            if found is not None:
-                results.add(found)
-    return _strongest(results)
+    if len(conclusion_codes) == 1:  # the usual report: one code, its answer kept on its profile
+        return cached(conclusion_codes[0], (kb, "conclusion-code"), lambda read: _conclusion_code(kb, read))
+    return _strongest([_conclusion_code(kb, concept) for concept in conclusion_codes])
+
+
+def _conclusion_code(kb: Knowledge, concept: Any) -> BoneMetResult | None:
+    """What one conclusionCode says about bone metastasis: the bone-metastasis code itself is positive, a
+    qualifier (absent, indeterminate ...) says what it says; "positive" alone does not say for what."""
+    if kb.valueset("VS_BONE_METS").matches(concept):
+        return BoneMetResult.POSITIVE
+    found = _qualifier(kb, concept)
+    return None if found is BoneMetResult.POSITIVE else found
 
 
 def _strongest(results: Iterable[BoneMetResult | None]) -> BoneMetResult | None:
@@ -240,8 +249,9 @@ def _observation_text(observation: Resource) -> list[str]:
     value = observation.get("valueString")
     if isinstance(value, str) and observation.get("dataAbsentReason") is None:
         parts.append(value[:MAX_TEXT])
-    parts.extend(n["text"][:MAX_TEXT] for n in _dicts(observation.get("note"))
-                 if isinstance(n.get("text"), str))
+    notes = observation.get("note")
+    if notes is not None:  # most findings carry none
+        parts.extend(n["text"][:MAX_TEXT] for n in _dicts(notes) if isinstance(n.get("text"), str))
     return parts
 
 
@@ -251,6 +261,15 @@ def assertions_of(reading: ReportReading, coded: BoneMetResult | None) -> tuple[
     status_ = _STATUS_OF_CODED.get(coded) if coded is not None else None
     if status_ is None:
         return reading.assertions
+    key = ("assertions_of", status_)
+    found: tuple[Assertion, ...] | None = reading.memo.get(key)
+    if found is None:  # a pure function of the reading and the coded status: once per remembered reading
+        found = reading.memo[key] = _with_coded_status(reading, status_)
+    return found
+
+
+def _with_coded_status(reading: ReportReading, status_: Status) -> tuple[Assertion, ...]:
+    """The reader's assertions with one bone assertion of the coded status, detailed from the text's."""
     bone = [a for a in reading.assertions if a.region == BONE]
     others = tuple(a for a in reading.assertions if a.region != BONE)
     detail = [a for a in bone if a.status is status_] or bone
@@ -339,10 +358,15 @@ def _version_keys(resource: Resource) -> set[tuple[str, ...]]:
     return keys
 
 
-def usable(resources: Iterable[Resource]) -> list[Resource]:
+def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | None = None) -> list[Resource]:
     """Resources whose result counts: verified and final-like, or preliminary with no final, amended or
-    corrected version of the same report on record (same id, identifier, imaging study or order)."""
-    candidates = []
+    corrected version of the same report on record (same id, identifier, imaging study or order).
+
+    With `wanted`, only the usable resources it accepts are returned, in one pass over a long list (every
+    Observation, most of them labs): a final version still counts against a preliminary one when `wanted`
+    passes it over, so the answer is `[r for r in usable(resources) if wanted(r)]`."""
+    candidates = []  # every usable-status resource: the final versions a preliminary one is checked against
+    kept = []
     for r in resources:  # `verified(r) and status(r) in USABLE` (which leaves out entered-in-error), read once
         if not isinstance(r, dict):
             continue
@@ -352,13 +376,15 @@ def usable(resources: Iterable[Resource]) -> list[Resource]:
         state = r.get("status")
         if isinstance(state, str) and state in USABLE:
             candidates.append(r)
-    if all(r.get("status") in FINAL for r in candidates):  # a usable status is a string: `status(r)`
-        return candidates  # nothing preliminary to check against the final versions
+            if wanted is None or wanted(r):
+                kept.append(r)
+    if all(r.get("status") in FINAL for r in kept):  # a usable status is a string: `status(r)`
+        return kept  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
     for resource in candidates:
         if status(resource) in FINAL:
             final_keys |= _version_keys(resource)
-    return [r for r in candidates if status(r) in FINAL or not (_version_keys(r) & final_keys)]
+    return [r for r in kept if status(r) in FINAL or not (_version_keys(r) & final_keys)]
 
 
 @dataclass
@@ -435,9 +461,9 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
             if procedure is None or modality is None:
                 s_proc, s_mod = _study_class(kb, report_study)
                 procedure, modality = procedure or s_proc, modality or s_mod
-        is_radiology = any(radiology.matches(c) for c in concepts(report.get("category")))
-        if procedure is None and modality is None and not is_radiology:
-            continue
+        if procedure is None and modality is None and not any(radiology.matches(c)
+                                                              for c in concepts(report.get("category"))):
+            continue  # neither an imaging procedure nor a radiology report
         reported_studies.update(ref(s) for s in studies)
         linked_results = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
         observations = [o for o in linked_results if isinstance(o, dict) and verified(o)
@@ -456,11 +482,15 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
     bone_mets = kb.valueset("VS_BONE_METS")
-    for observation in usable(record_of("Observation")):
+
+    def worth_filing(observation: Resource) -> bool:
+        """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
+        return bool(observation.get("derivedFrom") or observation.get("partOf")
+                    or observation.get("valueString") is not None or observation.get("note") is not None
+                    or bone_mets.matches(observation.get("code")))
+
+    for observation in usable(record_of("Observation"), worth_filing):
         links = observation.get("derivedFrom") or observation.get("partOf")
-        if (not links and observation.get("valueString") is None and observation.get("note") is None
-                and not bone_mets.matches(observation.get("code"))):
-            continue  # no study, no text and no bone finding (a lab): nothing to file
         if ref(observation) in used_observations:
             continue
         has_result = observation_result(kb, observation) is not None
@@ -529,7 +559,8 @@ def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
     texts.extend(_presented_text(report))
     observed = []
     for observation in item.observations:
-        observed.append(observation_result(kb, observation))
+        if coded is None:  # a coded conclusion decides: the findings' own codes would not be read
+            observed.append(observation_result(kb, observation))
         site = site or site_text(observation)
         texts.extend(_observation_text(observation))
     found = _strongest(observed)
@@ -544,14 +575,14 @@ def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list
     """Pathology reports (final-like, category pathology) coded as bone metastasis (conclusionCode in
     VS_BONE_METS): established bone metastasis by tissue (clinical-rules.md §7.1)."""
     category = kb.valueset("VS_PATHOLOGY_REPORT_CATEGORY")
+    bone_mets = kb.valueset("VS_BONE_METS")
     out = []
     for report in reports:
         if not isinstance(report, dict) or not verified(report) or status(report) not in FINAL:
             continue
-        if not any(category.matches_coding(system, code) for c in concepts(report.get("category"))
-                   for system, code, _ in codings(c)):
+        if not any(category.matches_codings(c) for c in concepts(report.get("category"))):
             continue
-        if not any(kb.valueset("VS_BONE_METS").matches(c) for c in concepts(report.get("conclusionCode"))):
+        if not any(bone_mets.matches(c) for c in concepts(report.get("conclusionCode"))):
             continue
         when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
         out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),

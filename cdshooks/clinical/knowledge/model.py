@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -154,8 +155,13 @@ class ValueSet:
     )
     # text -> matching patterns: records repeat the same displays, so the regexes run once per text
     _text_cache: dict[str, tuple[TextPattern, ...]] = field(default_factory=dict, repr=False, compare=False)
-    # this value set's key in a concept profile's memo (never reused, unlike id())
+    # this value set's key in a concept profile's memo (never reused, unlike id()); `text_kinds` keeps its answer
+    # under -token, `matches_codings` under (token, "codings")
     _token: int = field(default_factory=lambda: next(_VALUESET_TOKENS), repr=False, compare=False)
+
+    @cached_property
+    def _codings_key(self) -> tuple[int, str]:
+        return (self._token, "codings")
 
     def _coding_hit(self, system: str | None, code: str | None) -> tuple[bool, str | None]:
         key = self.terminology.key(system, code)
@@ -172,6 +178,15 @@ class ValueSet:
         """Exact code, or a code under one of the prefixes (ICD-10 compared without dots)."""
         return self._coding_hit(system, code)[0]
 
+    def matches_codings(self, concept: Any) -> bool:
+        """Any coding of the concept matches (`matches_coding`; no text fallback), once per concept profile."""
+        read = profile(concept)
+        found: bool | None = read.memo.get(self._codings_key)
+        if found is None:
+            found = read.memo[self._codings_key] = any(self._coding_hit(system, code)[0]
+                                                       for system, code, _ in read.codings)
+        return found
+
     def matches_text(self, text: str | None) -> bool:
         """Any text pattern found in ``text`` and not negated in its clause ("no weight loss" is no match)."""
         return bool(self._text_hits(text))
@@ -179,7 +194,11 @@ class ValueSet:
     def matches(self, concept: Any) -> bool:
         """A CodeableConcept (or Coding, or list of them): any coding matches, else the text fallback on
         ``text`` and coding displays."""
-        return self._result(concept)[0]
+        read = profile(concept)  # `self._result(concept)[0]` in one frame: asked about every resource of a call
+        found: tuple[bool, frozenset[str]] | None = read.memo.get(self._token)
+        if found is None:
+            found = read.memo[self._token] = self._evaluate(read.codings, read.text)
+        return found[0]
 
     def kinds(self, concept: Any) -> frozenset[str]:
         """Sub-kinds (e.g. "headache", "alt", "stage-4") of the matching codes, else of the matching text."""

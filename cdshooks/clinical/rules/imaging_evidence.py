@@ -65,8 +65,12 @@ def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
 
 
 def bone_status(result: ImagingResult) -> Status | None:
-    """The strongest status the result asserts about bone (None: it says nothing about bone)."""
-    return strongest([a.status for a in bone_assertions(result)])
+    """The strongest status the result asserts about bone (None: it says nothing about bone); once per result."""
+    memo = result.memo
+    if "bone_status" not in memo:
+        memo["bone_status"] = strongest([a.status for a in bone_assertions(result)])
+    found: Status | None = memo["bone_status"]
+    return found
 
 
 def bone_changes(result: ImagingResult) -> frozenset[Change]:

@@ -75,7 +75,16 @@ def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
 
 
 def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
+    """Why metastases are suspected now (once per call: the scenario gate and several rules ask)."""
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    key = ("suspicion", window)
+    found: Suspicion | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = _suspicion(facts, window)
+    return found
+
+
+def _suspicion(facts: PatientFacts, window: float) -> Suspicion:
     alp = facts.latest_lab("alp", window)
     lfts = tuple(lab.label for kind in LFT_KINDS if (lab := facts.latest_lab(kind, window)) and lab.flag == "high")
     return Suspicion(
@@ -89,9 +98,15 @@ def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
 
 def cns_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
     """New, specific neurological symptoms (R05 as corrected in clinical-rules.md §7.2): active, begun or observed
-    within the window (a history entry known only by its recorded date does not count), and specific."""
-    return [s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), params["P_SUSPICION_LOOKBACK_DAYS"])
-            if s.cns_specific and s.new_onset_known]
+    within the window (a history entry known only by its recorded date does not count), and specific. Worked
+    out once per call (the scenario gate and the CNS rules ask)."""
+    window = params["P_SUSPICION_LOOKBACK_DAYS"]
+    key = ("cns_symptoms", window)
+    found: tuple[Symptom, ...] | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = tuple(s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), window)
+                                        if s.cns_specific and s.new_onset_known)
+    return list(found)
 
 
 def systemic_therapies(facts: PatientFacts, params: Params) -> list[Therapy]:
@@ -116,7 +131,20 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
     By default (P_SCENARIO_REQUIRE_NEOADJUVANT = 1) the therapy must look neoadjuvant: the ACR Topic 235
     Variant 6 table applies to its own scenario. With 0, any recent systemic therapy qualifies (the "looser
     mode" of clinical-rules.md §6 item 2), an off-label use of the variant that a site must switch on.
+
+    Worked out once per call (the scenario rules and the ratings ask), keyed by the parameters it reads.
     """
+    key = ("scenario_applies", *(params.get(name) for name in _SCENARIO_PARAMS))
+    found: bool | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = _scenario_applies(facts, params)
+    return found
+
+
+_SCENARIO_PARAMS = ("P_SUSPICION_LOOKBACK_DAYS", "P_SCENARIO_REQUIRE_NEOADJUVANT", "P_NEOADJ_LOOKBACK_DAYS")
+
+
+def _scenario_applies(facts: PatientFacts, params: Params) -> bool:
     if facts.breast_cancer is None or cns_symptoms(facts, params):
         return False
     if not suspicion(facts, params).any:
@@ -143,6 +171,12 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
     if not doses:
         return None
     start = doses[0]
+    gap = _whole_days(gap_days)
+    if gap is not None:  # an oral agent has a dose a day: compare the timedeltas, no division per pair
+        for previous, current in pairwise(doses):
+            if current - previous >= gap:
+                start = current
+        return start
     for previous, current in pairwise(doses):
         if (current - previous) / _ONE_DAY >= gap_days:
             start = current
@@ -150,6 +184,15 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
 
 
 _ONE_DAY = timedelta(days=1)
+_EXACT_DAYS = 2 ** 17
+
+
+def _whole_days(days: float) -> timedelta | None:
+    """`days` as a timedelta when `delta >= it` decides exactly as `delta / _ONE_DAY >= days`: a whole number of
+    days under 2**17 (the float quotient of two microsecond counts cannot round up to such a number from below,
+    the float spacing there being finer than a microsecond in days); None for any other value."""
+    whole = isinstance(days, int) or (isinstance(days, float) and days.is_integer())
+    return timedelta(days=int(days)) if whole and abs(days) < _EXACT_DAYS else None
 
 
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
