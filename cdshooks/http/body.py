@@ -19,13 +19,16 @@ from werkzeug.exceptions import UnsupportedMediaType
 from cdshooks.protocol.request import RequestProblem
 from cdshooks.runtime import runtime
 
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union object at every check
 NOT_WALKED = "prefetch"  # the top-level member whose values the depth check leaves to the parser's bound
 
 
 def nested_deeper(value: Any, limit: int, skip: str | None = None) -> bool:
     """Whether parsed JSON nests arrays/objects deeper than `limit` levels (a scalar is level 0, `[]` level 1),
-    without recursion; `skip`: a top-level object member left out."""
-    level = [value] if isinstance(value, dict | list) else []
+    level by level without recursion; `skip`: a member of the top-level object left out."""
+    if isinstance(value, dict) and skip is not None and skip in value:
+        value = {key: item for key, item in value.items() if key != skip}
+    level = [value] if isinstance(value, _CONTAINERS) else []
     depth = 0
     while level:
         depth += 1
@@ -33,12 +36,9 @@ def nested_deeper(value: Any, limit: int, skip: str | None = None) -> bool:
             return True
         below: list[Any] = []
         for node in level:
-            if isinstance(node, dict):
-                items = node.values() if depth > 1 or skip is None or skip not in node else \
-                    [v for k, v in node.items() if k != skip]
-            else:
-                items = node
-            below.extend(item for item in items if isinstance(item, dict | list))
+            for item in node.values() if isinstance(node, dict) else node:
+                if isinstance(item, _CONTAINERS):
+                    below.append(item)
         level = below
     return False
 

@@ -23,12 +23,15 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union object at every check
+
+
 def prune(value: Any) -> Any:
     """Drop None and empty strings/lists/dicts, recursively."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if isinstance(item, dict | list):
+            if isinstance(item, _CONTAINERS):
                 item = prune(item)
                 if not item:
                     continue
@@ -37,7 +40,7 @@ def prune(value: Any) -> Any:
             out[key] = item
         return out
     if isinstance(value, list):
-        items = (prune(v) if isinstance(v, dict | list) else v for v in value)
+        items = (prune(v) if isinstance(v, _CONTAINERS) else v for v in value)
         return [v for v in items if not (v is None or v == "" or v == [] or v == {})]
     return value
 
