@@ -45,6 +45,13 @@ def prune(value: Any) -> Any:
     return value
 
 
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that have a value (None, "", [] and {} left out): a response object's own fields, whose nested
+    objects were pruned by their own `to_json` (pruning them again would walk every draft resource once per level)."""
+    return {key: value for key, value in fields.items()
+            if not (value is None or value == "" or value == [] or value == {})}
+
+
 @dataclass(frozen=True)
 class Coding:
     system: str
@@ -52,7 +59,7 @@ class Coding:
     display: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({"system": self.system, "code": self.code, "display": self.display})
+        return _present({"system": self.system, "code": self.code, "display": self.display})
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class Source:
     topic: Coding | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({
+        return _present({
             "label": self.label,
             "url": self.url,
             "icon": self.icon,
@@ -79,10 +86,10 @@ class Action:
     resourceId: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({
+        return _present({
             "type": self.type,
             "description": self.description,
-            "resource": self.resource,
+            "resource": prune(self.resource) if self.resource is not None else None,
             "resourceId": self.resourceId,
         })
 
@@ -95,7 +102,7 @@ class Suggestion:
     isRecommended: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({
+        return _present({
             "label": self.label,
             "uuid": self.uuid,
             "isRecommended": self.isRecommended,
@@ -112,7 +119,7 @@ class Link:
     autolaunchable: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({
+        return _present({
             "label": self.label,
             "url": self.url,
             "type": self.type,
@@ -140,7 +147,7 @@ class Card:
         return self.source.topic.code if self.source.topic else None
 
     def to_json(self) -> dict[str, Any]:
-        return prune({
+        return _present({
             "uuid": self.uuid,
             "summary": self.summary,
             "detail": self.detail,
@@ -150,7 +157,7 @@ class Card:
             "selectionBehavior": self.selectionBehavior if self.suggestions else None,
             "overrideReasons": [r.to_json() for r in self.overrideReasons],
             "links": [link.to_json() for link in self.links],
-            "extension": self.extension,
+            "extension": prune(self.extension) if self.extension is not None else None,
         })
 
 
