@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Indicator = Literal["info", "warning", "critical"]
@@ -86,6 +87,11 @@ class Action:
     resourceId: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The action's JSON, built once (the call checks it, then sends it): read-only."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
         return _present({
             "type": self.type,
             "description": self.description,
@@ -147,6 +153,11 @@ class Card:
         return self.source.topic.code if self.source.topic else None
 
     def to_json(self) -> dict[str, Any]:
+        """The card's JSON, built once (the call checks it, then sends it): read-only."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
         return _present({
             "uuid": self.uuid,
             "summary": self.summary,
