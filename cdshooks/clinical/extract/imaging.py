@@ -39,12 +39,12 @@ from cdshooks.clinical.extract.common import (
     cached,
     concepts,
     first_date,
+    has_status,
     label_of,
     procedure_class_of,
     ref,
     site_text,
     status,
-    status_codes,
     verified,
 )
 from cdshooks.clinical.facts import Condition, ImagingResult
@@ -371,7 +371,7 @@ def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | N
         if not isinstance(r, dict):
             continue
         verification = r.get("verificationStatus")
-        if verification is not None and status_codes(verification) & EXCLUDED_VERIFICATION:
+        if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
             continue
         state = r.get("status")
         if isinstance(state, str) and state in USABLE:
