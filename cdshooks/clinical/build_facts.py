@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from cdshooks.clinical.dates import known_date
+from cdshooks.clinical.extract.common import observation_codes
 from cdshooks.clinical.extract.conditions import extract_conditions
 from cdshooks.clinical.extract.imaging import extract_bone_pathology, extract_imaging
 from cdshooks.clinical.extract.medications import extract_medications
@@ -18,7 +19,8 @@ from cdshooks.fhir.record import Record
 
 def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
     conditions = extract_conditions(kb, record.of("Condition"), _birth_date(record))
-    observations = extract_observations(kb, record.of("Observation"), kb.param("P_ALP_ULN"))
+    codes = observation_codes(record.of("Observation"))  # both the lab and the imaging extractors ask
+    observations = extract_observations(kb, record.of("Observation"), kb.param("P_ALP_ULN"), codes)
     medications = extract_medications(kb, record.of, record.resolve, now, kb.param("P_THERAPY_ACTIVE_DAYS"))
     orders, order_symptoms = extract_orders(kb, record, now)
     receptors = tuple(observations.receptors)
@@ -44,7 +46,7 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
         labs=tuple(observations.labs),
         receptors=receptors,
         therapies=tuple(medications.therapies),
-        imaging=tuple(extract_imaging(kb, record.of, record.resolve)),
+        imaging=tuple(extract_imaging(kb, record.of, record.resolve, codes)),
         bone_mets_pathology=tuple(extract_bone_pathology(kb, record.of("DiagnosticReport"))),
         orders=tuple(orders),
         procedure_groups=kb.procedure_groups,

@@ -41,6 +41,23 @@ def cached(concept: Any, key: Hashable, compute: Callable[[ConceptProfile], T]) 
     return found
 
 
+ObservationCodes = dict[int, ConceptProfile]
+"""The profile of every Observation's `code`, by the Observation's `id()`: read once per call and handed to every
+extractor that asks (labs, imaging findings). Keyed by identity, so built per call from the record that holds the
+Observations (alive for the whole call) and never kept."""
+
+
+def observation_codes(observations: tuple[Resource, ...]) -> ObservationCodes:
+    """`profile(observation["code"])` for every Observation of the call (see `ObservationCodes`)."""
+    return {id(o): profile(o.get("code")) for o in observations if isinstance(o, dict)}
+
+
+def code_of(observation: Resource, codes: ObservationCodes | None) -> ConceptProfile:
+    """The Observation's code profile: from `codes` when it was read for this call, else read now."""
+    found = codes.get(id(observation)) if codes is not None else None
+    return found if found is not None else profile(observation.get("code"))
+
+
 def medication_of(kb: Knowledge, concept: Any) -> Medication | None:
     """`kb.medication(concept)`, once per distinct concept."""
     return cached(concept, (kb, "medication"), kb.medication)

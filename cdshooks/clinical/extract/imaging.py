@@ -33,10 +33,12 @@ from typing import Any
 from cdshooks.clinical.evidence import BONE, Assertion, Status
 from cdshooks.clinical.extract.common import (
     EXCLUDED_VERIFICATION,
+    ObservationCodes,
     Resource,
     as_dict,
     as_list,
     cached,
+    code_of,
     concepts,
     first_date,
     has_status,
@@ -441,7 +443,7 @@ def _result_of(kb: Knowledge, source: str, label: str, procedure: str | None, mo
 
 
 def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]],
-                    resolve: Resolver) -> list[ImagingResult]:
+                    resolve: Resolver, codes: ObservationCodes | None = None) -> list[ImagingResult]:
     radiology = kb.valueset("VS_RADIOLOGY_REPORT_CATEGORY")
     reports: list[_Report] = []
     reported_studies: set[str] = set()
@@ -487,7 +489,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
         return bool(observation.get("derivedFrom") or observation.get("partOf")
                     or observation.get("valueString") is not None or observation.get("note") is not None
-                    or bone_mets.matches(observation.get("code")))
+                    or bone_mets.matches(code_of(observation, codes)))
 
     for observation in usable(record_of("Observation"), worth_filing):
         links = observation.get("derivedFrom") or observation.get("partOf")

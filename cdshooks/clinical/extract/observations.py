@@ -9,7 +9,9 @@ from typing import Any
 
 from cdshooks.clinical.extract.common import (
     EXCLUDED_VERIFICATION,
+    ObservationCodes,
     Resource,
+    code_of,
     concepts,
     first_date,
     has_status,
@@ -199,7 +201,8 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
     return None
 
 
-def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float) -> ObservationFacts:
+def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float,
+                         codes: ObservationCodes | None = None) -> ObservationFacts:
     out = ObservationFacts()
     key = (kb, "observation-kind")
     for observation in observations:
@@ -211,7 +214,7 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
         if isinstance(state, str) and state in UNUSABLE:
             continue
         raw_code = observation.get("code")
-        code = profile(raw_code)  # read once per distinct code, and classified once
+        code = code_of(observation, codes)  # read once per call, classified once per distinct code
         try:
             found = code.memo[key]
         except KeyError:
