@@ -12,7 +12,7 @@ from cdshooks.clinical.extract.conditions import symptom_kinds
 from cdshooks.clinical.extract.medications import medication_concept, osteoporosis_dose
 from cdshooks.clinical.facts import DraftOrder, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import concept_text
+from cdshooks.fhir.codes import profile
 from cdshooks.fhir.record import Record
 
 SKIPPED = {"entered-in-error", "revoked", "cancelled"}
@@ -34,7 +34,7 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
             continue
         reference = ref(resource)
         reasons = concepts(resource.get("reasonCode"))
-        reason_text = "; ".join(concept_text(c) for c in reasons if concept_text(c))[:200]
+        reason_text = "; ".join(text for c in reasons if (text := profile(c).text))[:200]  # concept_text, read once
         for concept in reasons:
             found = symptom_kinds(kb, concept)
             if found is not None:
