@@ -348,14 +348,9 @@ class PatientFacts:
     # The facts never change once built: what the rules ask again and again is indexed on first use, once per
     # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
     @cached_property
-    def _answers(self) -> dict[tuple[Any, ...], Any]:
-        """Answers of `latest_lab`, `imaging_before_now` and the bone-metastasis evidence by their arguments."""
-        return {}
-
-    @cached_property
     def memo(self) -> dict[tuple[Any, ...], Any]:
-        """What rule helpers derive from the facts, kept for the call (several rules ask the same question):
-        keyed by the helper's name and every parameter value the answer depends on."""
+        """What the lookups below and the rule helpers derive from the facts, kept for the call (several rules ask
+        the same question): keyed by the question's name and every argument or parameter the answer depends on."""
         return {}
 
     @cached_property
@@ -370,7 +365,7 @@ class PatientFacts:
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
         key = ("latest_lab", kind, within_days)
-        answers = self._answers
+        answers = self.memo
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
@@ -392,7 +387,7 @@ class PatientFacts:
         is left out unless asked for: a rule does not act on a preliminary read by default (clinical-rules.md
         §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
         key = ("imaging_before_now", include_preliminary)
-        answers = self._answers
+        answers = self.memo
         if key not in answers:
             answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
                                          and (include_preliminary or i.report_status not in PRELIMINARY)),
@@ -401,7 +396,7 @@ class PatientFacts:
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     # Several rules ask for the same moments (now; the start of a therapy line; a scan's date): each answer is
-    # worked out once per call and kept in `_answers` (the facts never change).
+    # worked out once per call and kept in `memo` (the facts never change).
     @cached_property
     def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
         """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
@@ -415,7 +410,7 @@ class PatientFacts:
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
         key = ("standing", moment, wanted)
-        answers = self._answers
+        answers = self.memo
         if key not in answers:
             results = self._bone_results(moment)
             answers[key] = tuple(r for n, r in enumerate(results) if r.status_of(BONE) in wanted
@@ -429,7 +424,7 @@ class PatientFacts:
         (`supersedes`). None when it is not established."""
         moment = as_of or self.now
         key = ("bone_mets_evidence", moment)
-        answers = self._answers
+        answers = self.memo
         if key not in answers:
             answers[key] = self._bone_mets_evidence(moment)
         answer: BoneMetsEvidence | None = answers[key]

@@ -51,7 +51,8 @@ def _one_of(value: Any, allowed: Collection[str]) -> bool:
     return isinstance(value, str) and value in allowed
 
 
-def _is_empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """Null or empty: what CDS Hooks forbids in a response (and `cdshooks.protocol.response` leaves out)."""
     return value is None or value == "" or value == [] or value == {}
 
 
@@ -61,14 +62,14 @@ def empty_values(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             sub = f"{path}.{key}" if path else str(key)
-            if _is_empty(item):
+            if is_empty(item):
                 found.append(sub)
             else:
                 found.extend(empty_values(item, sub))
     elif isinstance(value, list):
         for i, item in enumerate(value):
             sub = f"{path}[{i}]"
-            if _is_empty(item):
+            if is_empty(item):
                 found.append(sub)
             else:
                 found.extend(empty_values(item, sub))

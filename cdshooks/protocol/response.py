@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from cdshooks.protocol.conformance import is_empty
+
 Indicator = Literal["info", "warning", "critical"]
 ActionType = Literal["create", "update", "delete"]
 LinkType = Literal["absolute", "smart"]
@@ -42,15 +44,14 @@ def prune(value: Any) -> Any:
         return out
     if isinstance(value, list):
         items = (prune(v) if isinstance(v, _CONTAINERS) else v for v in value)
-        return [v for v in items if not (v is None or v == "" or v == [] or v == {})]
+        return [v for v in items if not is_empty(v)]
     return value
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields that have a value (None, "", [] and {} left out): a response object's own fields, whose nested
     objects were pruned by their own `to_json` (pruning them again would walk every draft resource once per level)."""
-    return {key: value for key, value in fields.items()
-            if not (value is None or value == "" or value == [] or value == {})}
+    return {key: value for key, value in fields.items() if not is_empty(value)}
 
 
 @dataclass(frozen=True)

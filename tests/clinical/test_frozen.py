@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any
 
 import pytest
 
@@ -11,21 +12,14 @@ from cdshooks.clinical.facts import LabResult, PatientFacts
 from cdshooks.clinical.frozen import quick_init
 
 
-@dataclass(frozen=True)
-class _Plain:
-    a: int
-    b: str = "x"
-    c: tuple[int, ...] = field(default_factory=tuple)
-    d: list[int] = field(default_factory=list, compare=False)
+def _fields() -> list[tuple[str, type, Any]]:
+    """The same fields for both classes (fresh Field objects each time: a dataclass takes ownership of them)."""
+    return [("a", int, field()), ("b", str, field(default="x")), ("c", tuple, field(default_factory=tuple)),
+            ("d", list, field(default_factory=list, compare=False))]
 
 
-@quick_init
-@dataclass(frozen=True)
-class _Quick:
-    a: int
-    b: str = "x"
-    c: tuple[int, ...] = field(default_factory=tuple)
-    d: list[int] = field(default_factory=list, compare=False)
+_Plain = make_dataclass("_Plain", _fields(), frozen=True)
+_Quick = quick_init(make_dataclass("_Quick", _fields(), frozen=True))
 
 
 def test_same_attributes_defaults_and_factories() -> None:
