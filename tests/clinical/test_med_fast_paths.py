@@ -213,14 +213,16 @@ def _odd_records() -> list[dict[str, list[Any]]]:
                                "odd", {"timing": "x"}], "authoredOn": "2024-01-01"},
         {"dosageInstruction": {"timing": {"repeat": {"boundsPeriod": {"end": "2026-05-01"}}}}},
         {"dateAsserted": "2026-05-20", "dosage": {"dose": {"value": 60, "unit": "mg"}}},
+        {"effectiveDateTime": "soon", "effectivePeriod": {"start": "2025-04-04"}},
+        {"effectiveDateTime": 20250101, "effectivePeriod": {"start": "2025-04-05"}, "authoredOn": "2025-04-06"},
         {},
     ]
     records: list[dict[str, list[Any]]] = []
     cases = list(itertools.product(concepts, statuses, dates))
-    for chunk in range(0, len(cases), 35):
+    for chunk in range(0, len(cases), 33):
         record: dict[str, list[Any]] = {"MedicationRequest": [], "MedicationStatement": [],
                                         "MedicationAdministration": []}
-        for n, (concept, state, extra) in enumerate(cases[chunk:chunk + 35]):
+        for n, (concept, state, extra) in enumerate(cases[chunk:chunk + 33]):
             rtype = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")[n % 3]
             resource: dict[str, Any] = {"resourceType": rtype, "id": f"r{chunk}-{n}", **extra}
             if state is not None:
@@ -247,3 +249,22 @@ def test_extraction_matches_the_general_reading(monkeypatch: pytest.MonkeyPatch,
     fast = _extract(record)
     assert fast == _general_extract(monkeypatch, record)
     assert fast.therapies  # each record names agents (a comparison of two empty results proves nothing)
+
+
+@pytest.mark.parametrize("dates", [
+    {"effectiveDateTime": "2026-05-01T08:00:00+02:00"},
+    {"effectiveDateTime": "soon", "effectivePeriod": {"start": "2025-04-04"}},
+    {"effectiveDateTime": 20250101, "effectivePeriod": {"start": "2025-04-05"}},
+    {"effectiveDateTime": None, "effectivePeriod": {"start": "2025-04-06", "end": "2025-04-07"}},
+    {"effectiveDateTime": "", "effectivePeriod": "2025-04-06"},
+    {"effectiveDateTime": ["2025-04-06"]},
+    {"effectivePeriod": {"end": "2025-04-07"}},
+    {},
+])
+def test_an_administration_is_dated_as_first_date_reads_it(dates: dict[str, Any]) -> None:
+    """The administration's date is read in the loop for the usual shape (a dateTime string), else by the paths."""
+    given = {"resourceType": "MedicationAdministration", "id": "a", "status": "completed",
+             "medicationCodeableConcept": {"text": "paclitaxel"}, **dates}
+    (therapy,) = _extract({"MedicationAdministration": [given]}).therapies
+    when = first_date(given, "effectiveDateTime", "effectivePeriod.start")
+    assert therapy.doses == ((when,) if when is not None else ())

@@ -242,7 +242,10 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             if dose is not None:
                 exposure.osteoporosis = dose if exposure.osteoporosis is None else exposure.osteoporosis and dose
             if administration:
-                when = _first_date(resource, _ADMINISTERED)
+                when = resource.get("effectiveDateTime")  # the usual shape: `_first_date`'s first path, read here
+                when = parse_fhir_datetime(when) if isinstance(when, str) else None
+                if when is None:
+                    when = _first_date(resource, _ADMINISTERED)
                 if when is not None:
                     exposure.administered.append(when)
                     exposure.ongoing |= zero <= now - when <= active
