@@ -102,6 +102,18 @@ def symptom_kinds(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
     return None
 
 
+def symptom_kinds_of(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
+    """`symptom_kinds(kb, concept)`, once per distinct concept (kept in its profile's memo, like the value-set
+    answers it is made of): the draft orders ask it of the same reason codes on every call."""
+    read = profile(concept)
+    key = (kb, "symptom-kinds")
+    try:
+        found: tuple[str, str] | None = read.memo[key]
+    except KeyError:
+        found = read.memo[key] = symptom_kinds(kb, read)
+    return found
+
+
 def symptom_kind(kb: Knowledge, concept: Any) -> str | None:
     """The kind alone (see `symptom_kinds`)."""
     found = symptom_kinds(kb, concept)
@@ -135,6 +147,9 @@ def onset_of(resource: Resource, birth_date: date | None = None) -> tuple[dateti
 
 def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
                        birth_date: date | None = None) -> ConditionFacts:
+    """The facts of the Conditions. A Condition's code is classified first (once per distinct code) and only what
+    its kind uses is read: most codes of a problem list (hypertension, depression, ...) are none of these kinds and
+    cost a status check and a lookup."""
     out = ConditionFacts()
     cancers: list[tuple[Condition, str | None]] = []
     histories: list[Condition] = []
@@ -144,43 +159,42 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
             continue
         raw_code = resource.get("code")
         code = profile(raw_code)  # read once, matched against many value sets
-        onset, onset_basis = onset_of(resource, birth_date)
-        label = label_of(raw_code, "condition")
-        active = clinically_active(resource)
-        condition = Condition(label, onset, ref(resource), site_text(resource), concept_text(code))
         try:
             what, detail = code.memo[key]
         except KeyError:
             what, detail = code.memo[key] = _condition_kind(kb, code)
-        if what == "cancer":
-            if active:
-                cancers.append((condition, _stage_of(resource)))
+        if what == "symptom":
+            if detail is not None:
+                kind, subkind = detail
+                onset, onset_basis = onset_of(resource, birth_date)
+                abated = first_date(resource, "abatementDateTime", "abatementPeriod.end")
+                out.symptoms.append(Symptom(kind, label_of(raw_code, kind.replace("-", " ")), onset,
+                                            clinically_active(resource), abated, site_text(resource), ref(resource),
+                                            subkind, onset_basis))
+        elif what == "osteopenia":
+            out.osteopenia = out.osteopenia or clinically_active(resource)
+        elif what == "history":  # history is history whatever its clinicalStatus (often "resolved")
+            histories.append(_condition(resource, code, birth_date, label_of(raw_code, "condition")))
+        elif what == "cancer":
+            label = label_of(raw_code, "condition")
+            if clinically_active(resource):
+                cancers.append((_condition(resource, code, birth_date, label), _stage_of(resource)))
             inflammatory, tnbc = detail
             if inflammatory:
                 out.inflammatory, out.subtype_basis = True, f"coded as {label}"
             elif tnbc and not out.inflammatory:
                 out.triple_negative, out.subtype_basis = True, f"coded as {label}"
-        elif what == "history":
-            histories.append(condition)  # history is history whatever its clinicalStatus (often "resolved")
+        elif not clinically_active(resource):
+            continue  # metastases, CKD and renal risks count only while active
         elif what == "bone-mets":
-            if active:
-                out.bone_mets.append(condition)
+            out.bone_mets.append(_condition(resource, code, birth_date, label_of(raw_code, "condition")))
         elif what == "other-mets":
-            if active:
-                out.other_mets.append(condition)
+            out.other_mets.append(_condition(resource, code, birth_date, label_of(raw_code, "condition")))
         elif what == "ckd":
-            if active and detail:  # severe: CKD stage 4/5 or ESRD, or also coded as a contrast risk
-                out.ckd_severe = condition
-        elif what == "renal-risk":  # AKI or dialysis (R07, §7.2)
-            if active and out.ckd_severe is None:
-                out.ckd_severe = condition
-        elif what == "osteopenia":
-            out.osteopenia = out.osteopenia or active
-        elif detail is not None:  # a symptom
-            kind, subkind = detail
-            abated = first_date(resource, "abatementDateTime", "abatementPeriod.end")
-            out.symptoms.append(Symptom(kind, label_of(raw_code, kind.replace("-", " ")), onset, active, abated,
-                                        site_text(resource), ref(resource), subkind, onset_basis))
+            if detail:  # severe: CKD stage 4/5 or ESRD, or also coded as a contrast risk
+                out.ckd_severe = _condition(resource, code, birth_date, label_of(raw_code, "condition"))
+        elif what == "renal-risk" and out.ckd_severe is None:  # AKI or dialysis (R07, §7.2)
+            out.ckd_severe = _condition(resource, code, birth_date, label_of(raw_code, "condition"))
     if cancers:
         cancers.sort(key=lambda cs: (cs[1] is None, cs[0].onset is None))
         out.breast_cancer = cancers[0][0]
@@ -188,6 +202,12 @@ def extract_conditions(kb: Knowledge, conditions: tuple[Resource, ...],
     elif histories and out.bone_mets:
         out.breast_cancer = _recurrence(histories, out.bone_mets)
     return out
+
+
+def _condition(resource: Resource, code: ConceptProfile, birth_date: date | None, label: str) -> Condition:
+    """The Condition fact of a resource whose kind is kept: `code` is the profile of its code, `label` that
+    code's `label_of(..., "condition")`."""
+    return Condition(label, onset_of(resource, birth_date)[0], ref(resource), site_text(resource), code.text)
 
 
 def _condition_kind(kb: Knowledge, code: ConceptProfile) -> tuple[str, Any]:

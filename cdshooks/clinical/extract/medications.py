@@ -13,10 +13,12 @@ the procedure's date.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import accumulate, repeat
+from operator import add
+from typing import Any, NamedTuple
 
 from cdshooks.clinical.extract.common import (
     EXCLUDED_VERIFICATION,
@@ -32,7 +34,7 @@ from cdshooks.clinical.extract.common import (
 )
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
-from cdshooks.fhir.codes import ConceptProfile, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile, quantity_value
 
 NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start", "not-taken", "unknown", "draft",
              "revoked"}
@@ -42,21 +44,28 @@ _BIOPSY = re.compile(r"biops", re.IGNORECASE)
 PROCEDURE_CHEMOTHERAPY = Medication(ingredient="chemotherapy", drug_class="chemotherapy")
 # a continuous period is also listed in Therapy.doses once a week, so that gaps between doses mean real breaks
 _PERIOD_SAMPLE = timedelta(days=7)
+_DAY = timedelta(days=1)
 
 Resolver = Callable[[str | None], Resource | None]
 
 
-@dataclass
 class _Exposure:
-    medication: Medication
-    starts: list[datetime] = field(default_factory=list)
-    ends: list[datetime] = field(default_factory=list)  # past end dates of orders / statements
-    administered: list[datetime] = field(default_factory=list)
-    continuous: bool = False  # an agent taken every day / as a depot (medications.yaml `exposure`)
-    periods: list[tuple[datetime, datetime]] = field(default_factory=list)  # continuous use per order / statement
-    ongoing: bool = False
-    osteoporosis: bool | None = None
-    sources: list[str] = field(default_factory=list)
+    """One ingredient's exposure, gathered from its administrations, orders and statements (then one `Therapy`).
+    A plain slotted class: seven are made per call, and a dataclass `__init__` with list factories costs more."""
+
+    __slots__ = ("administered", "continuous", "ends", "medication", "ongoing", "osteoporosis", "periods", "sources",
+                 "starts")
+
+    def __init__(self, medication: Medication, continuous: bool = False) -> None:
+        self.medication = medication
+        self.starts: list[datetime] = []
+        self.ends: list[datetime] = []  # past end dates of orders / statements
+        self.administered: list[datetime] = []
+        self.continuous = continuous  # an agent taken every day / as a depot (medications.yaml `exposure`)
+        self.periods: list[tuple[datetime, datetime]] = []  # continuous use per order / statement
+        self.ongoing = False
+        self.osteoporosis: bool | None = None
+        self.sources: list[str] = []
 
 
 @dataclass
@@ -143,15 +152,8 @@ def osteoporosis_dose(kb: Knowledge, medication: Medication, resource: Resource,
 
     Decided only by the dose patterns of medications.yaml (Knowledge.osteoporosis_dose): a structured dose in mg is
     rendered as "<n> mg" and read by the same patterns as the medication text."""
-    dose = _dose_mg(resource)
-    if dose is not None:
-        found = _regimen(kb, medication.ingredient, f"{dose:g} mg")
-        if found is not None:
-            return found
-    found = _regimen(kb, medication.ingredient, profile(concept).text)
-    if found is not None:
-        return found
-    return True if medication.osteoporosis_dose else None
+    found = _dose_regimen(kb, medication, resource)
+    return found if found is not None else _text_regimen(kb, medication, concept)
 
 
 REGIMEN_CACHE_SIZE = 4096
@@ -174,13 +176,15 @@ def _regimen(kb: Knowledge, ingredient: str, text: str) -> bool | None:
 def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
     """(start, end) of a MedicationRequest / MedicationStatement."""
     start = end = None
-    for dosage in as_list(resource.get("dosageInstruction")):
-        bounds = _bounds_period(dosage)
-        if bounds:
-            start = start or first_date(bounds, "start")
-            end = end or first_date(bounds, "end")
-    start = start or first_date(resource, "effectivePeriod.start", "effectiveDateTime", "authoredOn", "dateAsserted")
-    end = end or first_date(resource, "effectivePeriod.end", "dispenseRequest.validityPeriod.end")
+    dosages = resource.get("dosageInstruction")
+    if dosages is not None:
+        for dosage in as_list(dosages):
+            bounds = _bounds_period(dosage) if isinstance(dosage, dict) and "timing" in dosage else None
+            if bounds:
+                start = start or first_date(bounds, "start")
+                end = end or first_date(bounds, "end")
+    start = start or _first_date(resource, _STARTS)
+    end = end or _first_date(resource, _ENDS)
     return start, end
 
 
@@ -196,25 +200,33 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                         now: datetime, active_days: float) -> MedicationFacts:
     out = MedicationFacts()
     exposures: dict[str, _Exposure] = {}
-    use_key = (kb, "medication-use")
+    use_key = (kb, USE_MEMO)
     active = timedelta(days=active_days)
+    zero = timedelta(0)
     for rtype in ("MedicationAdministration", "MedicationRequest", "MedicationStatement"):
+        administration = rtype == "MedicationAdministration"
         for resource in record_of(rtype):
             # `verified` and `status(...) in NOT_GIVEN` (which holds entered-in-error), read once
             verification = resource.get("verificationStatus")
             if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
                 continue
             state = resource.get("status")
-            if isinstance(state, str) and state in NOT_GIVEN:
-                continue
-            raw = medication_concept(resource, resolve)
-            if raw is None:
-                continue
+            if isinstance(state, str):
+                if state in NOT_GIVEN:
+                    continue
+            else:
+                state = None  # as `status()` reads it
+            raw = resource.get("medicationCodeableConcept")
+            if not isinstance(raw, dict):  # `medication_concept` reads the dict itself first
+                raw = medication_concept(resource, resolve)
+                if raw is None:
+                    continue
             concept = profile(raw)  # read once for every question below
             try:
-                medication = concept.memo[use_key]
+                use = concept.memo[use_key]
             except KeyError:
-                medication = concept.memo[use_key] = _medication_use(kb, concept)
+                use = concept.memo[use_key] = _medication_use(kb, concept)
+            medication = use.medication
             if medication is SUPPLEMENT:
                 out.calcium_vitamin_d = True
                 continue
@@ -222,19 +234,23 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
                 continue
             exposure = exposures.get(medication.ingredient)
             if exposure is None:
-                exposure = exposures[medication.ingredient] = _Exposure(
-                    medication, continuous=kb.continuous_exposure(medication.ingredient))
+                exposure = exposures[medication.ingredient] = _Exposure(medication, use.continuous)
             exposure.sources.append(ref(resource))
-            dose = osteoporosis_dose(kb, medication, resource, concept)
+            dose = _dose_regimen(kb, medication, resource) if use.reads_dose else None
+            if dose is None:
+                dose = use.regimen
             if dose is not None:
                 exposure.osteoporosis = dose if exposure.osteoporosis is None else exposure.osteoporosis and dose
-            if rtype == "MedicationAdministration":
-                when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
+            if administration:
+                when = resource.get("effectiveDateTime")  # the usual shape: `_first_date`'s first path, read here
+                when = parse_fhir_datetime(when) if isinstance(when, str) else None
+                if when is None:
+                    when = _first_date(resource, _ADMINISTERED)
                 if when is not None:
                     exposure.administered.append(when)
-                    exposure.ongoing |= timedelta(0) <= now - when <= active
+                    exposure.ongoing |= zero <= now - when <= active
                 continue
-            _add_order_exposure(exposure, resource, now)
+            _add_order_exposure(exposure, resource, now, state)
     for exposure in exposures.values():
         out.therapies.append(_therapy(exposure))
     _procedures(kb, record_of("Procedure"), out, exposures, now, active_days)
@@ -245,20 +261,94 @@ SUPPLEMENT = Medication(ingredient="calcium / vitamin D", drug_class="supplement
 """What `_medication_use` answers for a calcium / vitamin D supplement (never a therapy: compared by identity)."""
 
 
-def _medication_use(kb: Knowledge, concept: ConceptProfile) -> Medication | None:
-    """`SUPPLEMENT` for a calcium / vitamin D supplement (asked first), else the agent (`medication_of`), else None:
-    the two questions `extract_medications` asks of every medication concept, answered once per distinct concept."""
+USE_MEMO = "medication-use+regimen"
+"""The key (with the Knowledge) of `_medication_use`'s answer in a concept profile's memo."""
+
+
+class _Use(NamedTuple):
+    """What `extract_medications` asks of every medication concept, answered once per distinct concept."""
+
+    medication: Medication | None  # `SUPPLEMENT`, the agent (`medication_of`), or None
+    regimen: bool | None  # `osteoporosis_dose` from the concept alone (its text, else its code's flag)
+    reads_dose: bool  # whether a structured dose in mg can decide the regimen first (see `_reads_dose`)
+    continuous: bool  # `kb.continuous_exposure` of the agent
+
+
+def _medication_use(kb: Knowledge, concept: ConceptProfile) -> _Use:
+    """`SUPPLEMENT` for a calcium / vitamin D supplement (asked first), else the agent (`medication_of`), else None;
+    for an agent, the regimen its text tells and whether a resource's dose must be read first."""
     if kb.valueset("VS_CALCIUM_VITAMIN_D_SUPPLEMENT").matches(concept):
-        return SUPPLEMENT
-    return medication_of(kb, concept)
+        return _Use(SUPPLEMENT, None, False, False)
+    medication = medication_of(kb, concept)
+    if medication is None:
+        return _Use(None, None, False, False)
+    return _Use(medication, _text_regimen(kb, medication, concept), _reads_dose(kb, medication.ingredient),
+                kb.continuous_exposure(medication.ingredient))
 
 
-def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime) -> None:
+def _text_regimen(kb: Knowledge, medication: Medication, concept: Any) -> bool | None:
+    """The second half of `osteoporosis_dose`: what the concept's text tells, else the code's flag."""
+    found = _regimen(kb, medication.ingredient, profile(concept).text)
+    if found is not None:
+        return found
+    return True if medication.osteoporosis_dose else None
+
+
+def _dose_regimen(kb: Knowledge, medication: Medication, resource: Resource) -> bool | None:
+    """The first half of `osteoporosis_dose`: what the resource's structured dose in mg tells (None: nothing)."""
+    dose = _dose_mg(resource)
+    return None if dose is None else _regimen(kb, medication.ingredient, f"{dose:g} mg")
+
+
+def _reads_dose(kb: Knowledge, ingredient: str) -> bool:
+    """Whether a dose can tell the regimen of `ingredient`: `kb.osteoporosis_dose` answers None for every text of
+    an ingredient without dose patterns (medications.yaml: only the bone-modifying agents have them), so for the
+    others `_dose_mg` (about a third of the extraction's work) need not be read. Reads the knowledge's
+    ingredient table; True (read the dose, as `osteoporosis_dose` does) whenever it is not as expected."""
+    infos = getattr(kb, "_meds", None)
+    if not isinstance(infos, Mapping):
+        return True
+    info = infos.get(ingredient)
+    if info is None:
+        return False  # `kb.osteoporosis_dose` answers None for an ingredient it does not list
+    oncology = getattr(info, "oncology_patterns", None)
+    osteoporosis = getattr(info, "osteoporosis_patterns", None)
+    if type(oncology) is not tuple or type(osteoporosis) is not tuple:
+        return True
+    return bool(oncology or osteoporosis)
+
+
+# `first_date` paths, each as (first key, further keys): split once, here, rather than on every call
+_ADMINISTERED = (("effectiveDateTime", ()), ("effectivePeriod", ("start",)))
+_STARTS = (("effectivePeriod", ("start",)), ("effectiveDateTime", ()), ("authoredOn", ()), ("dateAsserted", ()))
+_ENDS = (("effectivePeriod", ("end",)), ("dispenseRequest", ("validityPeriod", "end")))
+
+
+def _first_date(resource: Resource, paths: tuple[tuple[str, tuple[str, ...]], ...]) -> datetime | None:
+    """`first_date(resource, *paths)` with its dotted paths split beforehand (see `_STARTS`): a path whose first
+    key is absent, the usual case, costs one lookup."""
+    if not isinstance(resource, dict):
+        return None
+    for key, rest in paths:
+        value = resource.get(key)
+        if value is None:
+            continue
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            moment = parse_fhir_datetime(value)
+            if moment is not None:
+                return moment
+    return None
+
+
+def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime, state: str | None) -> None:
     """An order or statement as a period of use: from its start to its end date, an active one (not ended) up to
-    `now`; one without an end that is no longer active is a single day of use (its start)."""
+    `now`; one without an end that is no longer active is a single day of use (its start). `state` is
+    `status(resource)`, read by the caller."""
     start, end = _dates(resource)
     if start is None:
-        if status(resource) == "active" and (end is None or end >= now):
+        if state == "active" and (end is None or end >= now):
             exposure.ongoing = True
         return
     exposure.starts.append(start)
@@ -266,7 +356,7 @@ def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime) 
         end = None  # an end before the start is an entry error
     if end is not None and end <= now:
         exposure.ends.append(end)
-    active = status(resource) == "active" and (end is None or end >= now)
+    active = state == "active" and (end is None or end >= now)
     if start > now:
         return  # planned, not yet taken
     if active:
@@ -282,7 +372,7 @@ def _merged(periods: list[tuple[datetime, datetime]]) -> list[tuple[datetime, da
     """Overlapping or touching periods (a dose change: one order ends, the next starts) as one."""
     merged: list[tuple[datetime, datetime]] = []
     for start, end in sorted(periods):
-        if merged and start <= merged[-1][1] + timedelta(days=1):
+        if merged and start <= merged[-1][1] + _DAY:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
@@ -293,10 +383,9 @@ def _sampled(periods: list[tuple[datetime, datetime]]) -> list[datetime]:
     """Dates of use of continuous periods: each start, then once a week, and the end."""
     dates: list[datetime] = []
     for start, end in periods:
-        moment = start
-        while moment < end:
-            dates.append(moment)
-            moment += _PERIOD_SAMPLE
+        if start < end:  # start, start + 7 days, ... while before the end: the same sums as adding a week in a loop
+            weeks = -((start - end) // _PERIOD_SAMPLE)  # ceil((end - start) / 7 days)
+            dates.extend(accumulate(repeat(_PERIOD_SAMPLE, weeks - 1), add, initial=start))
         dates.append(end)
     return dates
 
@@ -313,46 +402,54 @@ def _therapy(exposure: _Exposure) -> Therapy:
     else:  # given in doses (IV cycles): the order dates; the latest known use is a past end date at most
         doses = sorted(exposure.starts)
         used = sorted(exposure.starts + exposure.ends)
-    return Therapy(
-        agent=exposure.medication.ingredient,
-        drug_class=exposure.medication.drug_class,
-        start=min(known) if known else None,
-        last_dose=used[-1] if used else None,
-        ongoing=exposure.ongoing,
-        osteoporosis_dose=bool(exposure.osteoporosis),
-        administered=bool(administered),
-        doses=tuple(doses),
-        sources=tuple(exposure.sources),
-        periods=tuple(p for p in periods if p[1] > p[0]),
+    return Therapy(  # positionally: agent, drug_class, start, last_dose, ongoing, osteoporosis_dose, administered,
+        exposure.medication.ingredient,  # doses, sources, periods
+        exposure.medication.drug_class,
+        min(known) if known else None,
+        used[-1] if used else None,
+        exposure.ongoing,
+        bool(exposure.osteoporosis),
+        bool(administered),
+        tuple(doses),
+        tuple(exposure.sources),
+        tuple([p for p in periods if p[1] > p[0]]) if periods else (),
     )
+
+
+_PERFORMED = (("performedDateTime", ()), ("performedPeriod", ("start",)), ("performedPeriod", ("end",)))
 
 
 def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts,
                 exposures: dict[str, _Exposure], now: datetime, active_days: float) -> None:
-    chemotherapy = _Exposure(PROCEDURE_CHEMOTHERAPY)
+    chemotherapy: _Exposure | None = None  # made at the first chemotherapy procedure
+    active = timedelta(days=active_days)
     key = (kb, "procedure-kind")
     for procedure in procedures:
         if not verified(procedure) or status(procedure) not in DONE_PROCEDURE:
             continue
         code = profile(procedure.get("code"))  # read once, classified once per distinct code
-        when = first_date(procedure, "performedDateTime", "performedPeriod.start", "performedPeriod.end")
         try:
             kind = code.memo[key]
         except KeyError:
             kind = code.memo[key] = _procedure_kind(kb, code)
         if kind == "dental":
             out.dental_evaluation = True
-        elif kind == "surgery":
+        elif kind is None:
+            continue
+        when = _first_date(procedure, _PERFORMED)  # the date of a surgery, chemotherapy or biopsy
+        if kind == "surgery":
             if when is not None:
                 out.surgeries.append(when)
         elif kind == "chemotherapy":
             if when is not None and when <= now:
+                if chemotherapy is None:
+                    chemotherapy = _Exposure(PROCEDURE_CHEMOTHERAPY)
                 chemotherapy.administered.append(when)
                 chemotherapy.sources.append(ref(procedure))
-                chemotherapy.ongoing |= now - when <= timedelta(days=active_days)
+                chemotherapy.ongoing |= now - when <= active
         elif kind == "biopsy" and when is not None:
             out.biopsies.append(when)
-    if chemotherapy.administered and not _documented_elsewhere(chemotherapy, exposures):
+    if chemotherapy is not None and not _documented_elsewhere(chemotherapy, exposures):
         out.therapies.append(_therapy(chemotherapy))
 
 

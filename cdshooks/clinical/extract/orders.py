@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cdshooks.clinical.extract.common import cached, concepts, label_of, ref, status
-from cdshooks.clinical.extract.conditions import symptom_kinds
+from cdshooks.clinical.extract.conditions import symptom_kinds_of
 from cdshooks.clinical.extract.medications import medication_concept, osteoporosis_dose
 from cdshooks.clinical.facts import DraftOrder, Symptom
 from cdshooks.clinical.knowledge import Knowledge
@@ -34,9 +34,10 @@ def extract_orders(kb: Knowledge, record: Record, now: datetime) -> tuple[list[D
             continue
         reference = ref(resource)
         reasons = concepts(resource.get("reasonCode"))
-        reason_text = "; ".join(text for c in reasons if (text := profile(c).text))[:200]  # concept_text, read once
-        for concept in reasons:
-            found = symptom_kinds(kb, concept)
+        reads = [profile(c) for c in reasons]  # each reason read once
+        reason_text = "; ".join(text for read in reads if (text := read.text))[:200]  # concept_text
+        for concept, read in zip(reasons, reads, strict=True):
+            found = symptom_kinds_of(kb, read)
             if found is not None:
                 kind, subkind = found
                 symptoms.append(Symptom(kind, label_of(concept, kind), now, True, None, None, reference, subkind,
