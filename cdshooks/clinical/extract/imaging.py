@@ -50,7 +50,7 @@ from cdshooks.clinical.extract.common import (
     verified,
 )
 from cdshooks.clinical.facts import Condition, ImagingResult
-from cdshooks.clinical.knowledge import Knowledge
+from cdshooks.clinical.knowledge import Knowledge, ValueSet
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
 from cdshooks.fhir.codes import codings, concept_text
 
@@ -389,6 +389,66 @@ def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | N
     return [r for r in kept if status(r) in FINAL or not (_version_keys(r) & final_keys)]
 
 
+def worth_filing(observation: Resource, codes: ObservationCodes | None, bone_mets: ValueSet) -> bool:
+    """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
+    return bool(observation.get("derivedFrom") or observation.get("partOf")
+                or observation.get("valueString") is not None or observation.get("note") is not None
+                or bone_mets.matches(code_of(observation, codes)))
+
+
+def filed_observations(observations: tuple[Resource, ...], codes: ObservationCodes | None,
+                       bone_mets: ValueSet) -> list[Resource]:
+    """The usable Observations worth filing: `usable(observations, worth_filing)`.
+
+    Why a fast path: the scan meets every Observation of the record, most of them labs with nothing to file, and the
+    general path asks each one through three calls (the status filter, the predicate, the value set). The fast path
+    (`_filed_fast`) asks the predicate first, inline, with the value set's answer kept per code profile for the
+    call. It answers only when every entry is a dict and every Observation it keeps is final-like with a string
+    status; otherwise (a preliminary finding to check against its final versions, odd entries) this is the general
+    path."""
+    found = _filed_fast(observations, codes, bone_mets)
+    if found is not None:
+        return found
+    return usable(observations, lambda observation: worth_filing(observation, codes, bone_mets))
+
+
+def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | None,
+                bone_mets: ValueSet) -> list[Resource] | None:
+    """`usable(observations, worth_filing)` for the usual record, or None when the general path must answer.
+
+    The predicate is pure, so it may be asked before the status; an Observation it passes over is never read
+    further. `bone` holds the value set's answer per code profile of `codes` (alive for the call, so their ids
+    are stable); a code read outside `codes` is matched as `worth_filing` matches it."""
+    kept: list[Resource] = []
+    bone: dict[int, bool] = {}
+    for r in observations:
+        if type(r) is not dict:
+            return None  # a non-dict (skipped) or a dict subclass: the general path reads them
+        if not (r.get("derivedFrom") or r.get("partOf") or r.get("valueString") is not None
+                or r.get("note") is not None):
+            code = codes.get(id(r)) if codes is not None else None
+            if code is None:
+                if not bone_mets.matches(code_of(r, codes)):
+                    continue
+            else:
+                hit = bone.get(id(code))
+                if hit is None:
+                    hit = bone[id(code)] = bone_mets.matches(code)
+                if not hit:
+                    continue
+        verification = r.get("verificationStatus")
+        if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
+            continue
+        state = r.get("status")
+        if type(state) is not str:
+            return None  # not usable, or a str subclass: the general path decides
+        if state in FINAL:
+            kept.append(r)
+        elif state in PRELIMINARY:
+            return None  # counts only without a final version on record: the general path checks them
+    return kept
+
+
 @dataclass
 class _Report:
     resource: Resource
@@ -448,15 +508,22 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     reports: list[_Report] = []
     reported_studies: set[str] = set()
     used_observations: set[str] = set()
-    for report in record_of("DiagnosticReport"):  # a report's own findings are never a separate result
+    all_reports = record_of("DiagnosticReport")
+    # each report's result links, resolved once: by the report's id() (`all_reports` holds the reports for the call)
+    results_of: dict[int, list[Any]] = {}
+    for report in all_reports:  # a report's own findings are never a separate result
         if isinstance(report, dict):
-            for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]:
-                resolved = resolve(link.get("reference"))
+            linked = results_of[id(report)] = [resolve(link.get("reference"))
+                                               for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
+            for resolved in linked:
                 if isinstance(resolved, dict):
                     used_observations.add(ref(resolved))
-    for report in usable(record_of("DiagnosticReport")):
-        linked_studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
-        studies = [s for s in linked_studies if isinstance(s, dict)]
+    for report in usable(all_reports):
+        studies: list[Resource] = []
+        for link in _dicts(report.get("imagingStudy")):
+            linked_study = resolve(link.get("reference"))
+            if isinstance(linked_study, dict):
+                studies.append(linked_study)
         procedure = procedure_class_of(kb, report.get("code"))
         modality = _modality(kb, procedure)
         for report_study in studies:
@@ -466,9 +533,9 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if procedure is None and modality is None and not any(radiology.matches(c)
                                                               for c in concepts(report.get("category"))):
             continue  # neither an imaging procedure nor a radiology report
-        reported_studies.update(ref(s) for s in studies)
-        linked_results = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
-        observations = [o for o in linked_results if isinstance(o, dict) and verified(o)
+        for linked_study in studies:
+            reported_studies.add(ref(linked_study))
+        observations = [o for o in results_of[id(report)] if isinstance(o, dict) and verified(o)
                         and status(o) not in {"entered-in-error", "cancelled"}]
         when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
         reports.append(_Report(report, procedure, modality, when, studies, observations))
@@ -483,15 +550,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     day_candidates += [(s, study_classes[ref(s)][1], first_date(s, "started"), _subject(s)) for s in unreported
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
-    bone_mets = kb.valueset("VS_BONE_METS")
-
-    def worth_filing(observation: Resource) -> bool:
-        """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
-        return bool(observation.get("derivedFrom") or observation.get("partOf")
-                    or observation.get("valueString") is not None or observation.get("note") is not None
-                    or bone_mets.matches(code_of(observation, codes)))
-
-    for observation in usable(record_of("Observation"), worth_filing):
+    for observation in filed_observations(record_of("Observation"), codes, kb.valueset("VS_BONE_METS")):
         links = observation.get("derivedFrom") or observation.get("partOf")
         if ref(observation) in used_observations:
             continue

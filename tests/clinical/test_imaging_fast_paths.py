@@ -1,0 +1,124 @@
+"""The imaging extractor's fast paths answer exactly what the general path answers, odd data included."""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+
+from cdshooks.clinical.extract.common import observation_codes
+from cdshooks.clinical.extract.imaging import _filed_fast, filed_observations, usable, worth_filing
+from cdshooks.clinical.knowledge import default_knowledge
+
+KB = default_knowledge()
+BONE_METS = KB.valueset("VS_BONE_METS")
+BONE_CODE = {"coding": [{"system": "http://snomed.info/sct", "code": "94222008"}], "text": "Bone metastasis"}
+LAB_CODE = {"coding": [{"system": "http://loinc.org", "code": "6768-6", "display": "ALP"}], "text": "ALP"}
+
+
+class _Str(str):
+    """A str subclass: the fast path leaves it to the general path."""
+
+
+def _obs(oid: str, state: Any = "final", code: Any = LAB_CODE, **extra: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {"resourceType": "Observation", "id": oid, "code": code, **extra}
+    if state is not _MISSING:
+        found["status"] = state
+    return found
+
+
+_MISSING = object()
+
+# one Observation per odd shape the scan may meet (each alone, and among usual labs)
+ODD: list[Any] = [
+    _obs("lab"),
+    _obs("bone", code=BONE_CODE),
+    _obs("bone-prelim", "preliminary", code=BONE_CODE),
+    _obs("bone-partial", "partial", code=BONE_CODE, identifier=[{"system": "s", "value": "v"}]),
+    _obs("bone-final-same-id", "final", code=BONE_CODE, identifier=[{"system": "s", "value": "v"}]),
+    _obs("text", valueString="lytic lesion"),
+    _obs("text-empty", valueString=""),
+    _obs("text-none", valueString=None),
+    _obs("note-empty", note=[]),
+    _obs("note-none", note=None),
+    _obs("derived-empty", derivedFrom=[]),
+    _obs("derived", derivedFrom=[{"reference": "ImagingStudy/x"}]),
+    _obs("partof-str", partOf="ImagingStudy/x"),
+    _obs("partof-zero", partOf=0),
+    _obs("state-list", ["final"], valueString="x"),
+    _obs("state-none", None, valueString="x"),
+    _obs("state-missing", _MISSING, valueString="x"),
+    _obs("state-int", 5, valueString="x"),
+    _obs("state-sub", _Str("final"), valueString="x"),
+    _obs("state-sub-prelim", _Str("preliminary"), valueString="x"),
+    _obs("state-eie", "entered-in-error", valueString="x"),
+    _obs("state-cancelled", "cancelled", code=BONE_CODE),
+    _obs("state-amended", "amended", valueString="x"),
+    _obs("state-registered", "registered", valueString="x"),
+    _obs("refuted", verificationStatus={"coding": [{"code": "refuted"}]}, valueString="x"),
+    _obs("refuted-list", verificationStatus=[{"coding": [{"code": "refuted"}]}], valueString="x"),
+    _obs("verification-odd", verificationStatus="entered-in-error", valueString="x"),
+    _obs("code-list", code=[BONE_CODE]),
+    _obs("code-str", code="94222008"),
+    _obs("code-none", code=None),
+    _obs("code-text", code={"text": "secondary malignant neoplasm of bone"}),
+    OrderedDict(_obs("dict-subclass", valueString="x")),
+    "odd",
+    None,
+    7,
+    [_obs("nested", valueString="x")],
+]
+
+
+def _general(observations: tuple[Any, ...], codes: Any) -> list[Any]:
+    return usable(observations, lambda o: worth_filing(o, codes, BONE_METS))
+
+
+def _codes_variants(observations: tuple[Any, ...]) -> list[Any]:
+    codes = observation_codes(observations)
+    partial = dict(itertools.islice(codes.items(), 0, None, 2))  # every other Observation read outside `codes`
+    return [codes, partial, None]
+
+
+def _check(observations: tuple[Any, ...]) -> list[Any] | None:
+    found = None
+    for codes in _codes_variants(observations):
+        expected = _general(observations, codes)
+        fast = _filed_fast(observations, codes, BONE_METS)
+        assert fast is None or fast == expected
+        assert filed_observations(observations, codes, BONE_METS) == expected
+        found = fast if codes is not None else found
+    return found
+
+
+@pytest.mark.parametrize("odd", ODD, ids=lambda o: o.get("id") if isinstance(o, dict) else repr(o))
+def test_filed_observations_match_the_general_path(odd: Any) -> None:
+    labs = tuple(_obs(f"lab-{i}") for i in range(3))
+    for observations in ((odd,), (*labs, odd, labs[0]), (odd, *labs, odd)):
+        _check(observations)
+
+
+def test_filed_observations_pairs_of_odd_shapes() -> None:
+    for first, second in itertools.combinations(ODD, 2):
+        _check((first, second, _obs("lab-x")))
+
+
+def test_the_fast_path_answers_the_usual_record() -> None:
+    """The usual record (final labs, final findings) is answered by the fast path, and as the general path does."""
+    observations = tuple(_obs(f"lab-{i}") for i in range(5)) + (
+        _obs("bone", code=BONE_CODE), _obs("text", valueString="x"), _obs("amended", "amended", note=[]),
+        _obs("eie", "entered-in-error", valueString="x"), _obs("bone-cancelled", "cancelled", code=BONE_CODE))
+    fast = _check(observations)
+    assert fast is not None
+    assert [o["id"] for o in fast] == ["bone", "text", "amended"]
+
+
+def test_a_preliminary_finding_is_checked_against_its_final_version() -> None:
+    preliminary = _obs("p", "preliminary", code=BONE_CODE, identifier=[{"system": "s", "value": "v"}])
+    final = _obs("f", "final", identifier=[{"system": "s", "value": "v"}])  # a lab: not filed, still a final version
+    alone = _obs("q", "preliminary", valueString="x")
+    observations = (preliminary, final, alone)
+    assert _filed_fast(observations, observation_codes(observations), BONE_METS) is None
+    assert filed_observations(observations, observation_codes(observations), BONE_METS) == [alone]
