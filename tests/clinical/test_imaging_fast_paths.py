@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import itertools
 from collections import OrderedDict
 from typing import Any
 
 import pytest
 
-from cdshooks.clinical.extract.common import observation_codes
-from cdshooks.clinical.extract.imaging import _filed_fast, filed_observations, usable, worth_filing
+from cdshooks.clinical.extract.common import concepts, first_date, observation_codes
+from cdshooks.clinical.extract.imaging import (
+    MAX_ATTACHMENTS,
+    RESULT_FIELDS,
+    _coded_result,
+    _dicts,
+    _filed_fast,
+    _presented_text,
+    _report_coded,
+    attachment_text,
+    filed_observations,
+    usable,
+    worth_filing,
+)
+from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.knowledge import default_knowledge
 
 KB = default_knowledge()
@@ -107,9 +122,10 @@ def test_filed_observations_pairs_of_odd_shapes() -> None:
 
 def test_the_fast_path_answers_the_usual_record() -> None:
     """The usual record (final labs, final findings) is answered by the fast path, and as the general path does."""
-    observations = tuple(_obs(f"lab-{i}") for i in range(5)) + (
-        _obs("bone", code=BONE_CODE), _obs("text", valueString="x"), _obs("amended", "amended", note=[]),
-        _obs("eie", "entered-in-error", valueString="x"), _obs("bone-cancelled", "cancelled", code=BONE_CODE))
+    labs = [_obs(f"lab-{i}") for i in range(5)]
+    observations = (*labs, _obs("bone", code=BONE_CODE), _obs("text", valueString="x"),
+                    _obs("amended", "amended", note=[]), _obs("eie", "entered-in-error", valueString="x"),
+                    _obs("bone-cancelled", "cancelled", code=BONE_CODE))
     fast = _check(observations)
     assert fast is not None
     assert [o["id"] for o in fast] == ["bone", "text", "amended"]
@@ -122,3 +138,84 @@ def test_a_preliminary_finding_is_checked_against_its_final_version() -> None:
     observations = (preliminary, final, alone)
     assert _filed_fast(observations, observation_codes(observations), BONE_METS) is None
     assert filed_observations(observations, observation_codes(observations), BONE_METS) == [alone]
+
+
+def test_results_are_built_by_position_in_field_order() -> None:
+    assert tuple(f.name for f in dataclasses.fields(ImagingResult)) == RESULT_FIELDS
+
+
+CONCLUSION_CODES: list[Any] = [
+    None,
+    [],
+    [BONE_CODE],
+    [{"coding": [{"system": "http://snomed.info/sct", "code": "118227000"}], "text": "Indeterminate"}],
+    [{"text": "absent"}],
+    [{"text": "positive"}],
+    BONE_CODE,
+    {"text": "no evidence"},
+    [BONE_CODE, {"text": "absent"}],
+    [{"text": "absent"}, "odd"],
+    ["odd"],
+    [None],
+    [[BONE_CODE]],
+    [OrderedDict(BONE_CODE)],
+    "94222008",
+    7,
+]
+
+
+@pytest.mark.parametrize("value", CONCLUSION_CODES, ids=repr)
+def test_report_coded_matches_the_general_path(value: Any) -> None:
+    assert _report_coded(KB, value) == _coded_result(KB, concepts(value))
+
+
+def _plain_presented_text(report: dict[str, Any]) -> list[str]:
+    """_presented_text as it read before its fast path (the reference)."""
+    attachments = _dicts(report.get("presentedForm"))[:MAX_ATTACHMENTS]
+    if not any(isinstance(a.get("data"), str) and a["data"] for a in attachments):
+        return []
+    created = [first_date(a, "creation") for a in attachments]
+    if attachments and all(c is not None for c in created):
+        attachments = [a for _, _, a in sorted(zip(created, range(len(attachments)), attachments, strict=True),
+                                               key=lambda t: (t[0], t[1]))]
+    texts = [attachment_text(a) for a in attachments]
+    return [t for t in texts if t.strip()]
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+_LINK = {"contentType": "text/plain", "url": "https://ehr.example.org/Binary/1"}
+_DATA = {"contentType": "text/plain", "data": _b64("No osseous metastases."), "creation": "2026-01-02"}
+_ADDENDUM = {"contentType": "text/plain", "data": _b64("Addendum: lytic T9."), "creation": "2026-01-01"}
+PRESENTED_FORMS: list[Any] = [
+    None,
+    [],
+    [_LINK],
+    [_LINK, _LINK],
+    _LINK,
+    _DATA,
+    [_DATA],
+    [_DATA, _ADDENDUM],
+    [_LINK, _DATA],
+    [{**_LINK, "data": ""}],
+    [{**_LINK, "data": 5}],
+    [{**_LINK, "data": None}],
+    [{"data": "   "}],
+    ["odd", _DATA],
+    [_LINK] * MAX_ATTACHMENTS + [_DATA],  # an eleventh form is not read
+    ["odd"] * MAX_ATTACHMENTS + [_DATA],  # odd entries are dropped before the bound
+    "odd",
+    7,
+    [[_DATA]],
+]
+
+
+@pytest.mark.parametrize("forms", PRESENTED_FORMS, ids=repr)
+def test_presented_text_matches_the_plain_reading(forms: Any) -> None:
+    report = {"resourceType": "DiagnosticReport", "id": "r"}
+    if forms is not None:
+        report["presentedForm"] = forms
+    assert _presented_text(report) == _plain_presented_text(report)
+    assert _presented_text({**report, "presentedForm": None}) == []

@@ -155,8 +155,15 @@ def attachment_text(attachment: Any) -> str:
 def _presented_text(report: Resource) -> list[str]:
     """Every presentedForm attachment's text, the original first and addenda after it (by `creation` when
     every attachment is dated, else in the order filed)."""
-    attachments = _dicts(report.get("presentedForm"))[:MAX_ATTACHMENTS]
-    if not any(isinstance(a.get("data"), str) and a["data"] for a in attachments):
+    forms = report.get("presentedForm")
+    if forms is None:
+        return []
+    attachments = _dicts(forms)[:MAX_ATTACHMENTS]
+    for attachment in attachments:  # a plain loop: most reports' forms are links, and this is all that is read
+        data = attachment.get("data")
+        if isinstance(data, str) and data:
+            break
+    else:
         return []  # every form is a link (`url`) or empty: no text to read, nothing to order
     created = [first_date(a, "creation") for a in attachments]
     if attachments and all(c is not None for c in created):
@@ -192,6 +199,16 @@ def _qualifier_of(kb: Knowledge, concept: Any) -> BoneMetResult | None:
         if kind in _QUALIFIER_RESULT:
             return _QUALIFIER_RESULT[kind]
     return None
+
+
+def _report_coded(kb: Knowledge, conclusion_code: Any) -> BoneMetResult | None:
+    """`_coded_result(kb, concepts(conclusion_code))` without building the list for the usual shapes: no
+    conclusionCode (nothing coded), or a list of one CodeableConcept (which is what `concepts` would give)."""
+    if conclusion_code is None:
+        return None
+    if type(conclusion_code) is list and len(conclusion_code) == 1 and type(conclusion_code[0]) is dict:
+        return _coded_result(kb, conclusion_code)
+    return _coded_result(kb, concepts(conclusion_code))
 
 
 def _coded_result(kb: Knowledge, conclusion_codes: list[Any]) -> BoneMetResult | None:
@@ -492,14 +509,19 @@ def _result_of(kb: Knowledge, source: str, label: str, procedure: str | None, mo
                when: datetime | None, texts: list[str], coded: BoneMetResult | None, basis: str, site: str | None,
                report_status: str) -> ImagingResult:
     text = _bounded(texts)
-    reading = read_report(text, modality, procedure, grammar=kb.report_grammar)
+    reading = read_report(text, modality, procedure, kb.report_grammar)
     result = coded if coded is not None else reading.result
-    return ImagingResult(
-        source=source, label=label, procedure_class=procedure, modality=modality, when=when, result=result,
-        character=reading.character, changes=reading.changes, multifocal=reading.multifocal,
-        solitary_focus=reading.solitary_focus, osteopenia=reading.osteopenia, site=site, basis=basis,
-        conclusion=text[:2000], assertions=assertions_of(reading, coded), report_status=report_status,
-    )
+    # every field by position, in the order RESULT_FIELDS names (a keyword call costs about twice as much; the
+    # order is checked by tests/clinical/test_imaging_fast_paths.py)
+    return ImagingResult(source, label, procedure, modality, when, result, reading.character, reading.changes,
+                         reading.multifocal, reading.solitary_focus, reading.osteopenia, site, basis, text[:2000],
+                         assertions_of(reading, coded), report_status)
+
+
+RESULT_FIELDS = ("source", "label", "procedure_class", "modality", "when", "result", "character", "changes",
+                 "multifocal", "solitary_focus", "osteopenia", "site", "basis", "conclusion", "assertions",
+                 "report_status")
+"""The ImagingResult fields `_result_of` passes by position, in that order."""
 
 
 def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]],
@@ -610,7 +632,7 @@ def _is_imaging(kb: Knowledge, observation: Resource) -> bool:
 
 def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
     report = item.resource
-    coded = _coded_result(kb, concepts(report.get("conclusionCode")))
+    coded = _report_coded(kb, report.get("conclusionCode"))
     basis = "conclusionCode" if coded is not None else "text"
     site = None
     texts: list[str] = []
