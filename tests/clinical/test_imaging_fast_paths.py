@@ -16,7 +16,10 @@ from cdshooks.clinical.extract.imaging import (
     RESULT_FIELDS,
     _coded_result,
     _dicts,
+    _effective,
     _filed_fast,
+    _is_imaging,
+    _link_targets,
     _presented_text,
     _report_coded,
     attachment_text,
@@ -26,6 +29,7 @@ from cdshooks.clinical.extract.imaging import (
 )
 from cdshooks.clinical.facts import ImagingResult
 from cdshooks.clinical.knowledge import default_knowledge
+from cdshooks.fhir.codes import codings
 
 KB = default_knowledge()
 BONE_METS = KB.valueset("VS_BONE_METS")
@@ -219,3 +223,85 @@ def test_presented_text_matches_the_plain_reading(forms: Any) -> None:
         report["presentedForm"] = forms
     assert _presented_text(report) == _plain_presented_text(report)
     assert _presented_text({**report, "presentedForm": None}) == []
+
+
+def _plain_is_imaging(observation: dict[str, Any]) -> bool:
+    for concept in concepts(observation.get("category")):
+        if any(code == "imaging" for _, code, _ in codings(concept)):
+            return True
+    return BONE_METS.matches(observation.get("code"))
+
+
+CATEGORIES: list[Any] = [
+    None,
+    [],
+    [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "imaging"}]}],
+    [{"coding": [{"code": "laboratory"}]}, {"coding": [{"code": " imaging "}]}],
+    [{"coding": [{"code": "Imaging"}]}],
+    {"coding": [{"code": "imaging"}]},
+    [{"coding": {"code": "imaging"}}],
+    [{"coding": [{"code": "imaging"}, {"code": "laboratory"}]}],
+    [{"text": "imaging"}],
+    [{"coding": [{"display": "imaging"}]}],
+    ["imaging"],
+    [{"coding": [{"code": ["imaging"]}]}],
+]
+
+
+@pytest.mark.parametrize("category", CATEGORIES, ids=repr)
+@pytest.mark.parametrize("code", [LAB_CODE, BONE_CODE, None])
+def test_is_imaging_matches_the_plain_reading(category: Any, code: Any) -> None:
+    observation = {"resourceType": "Observation", "id": "o", "category": category, "code": code}
+    assert _is_imaging(KB, observation) == _plain_is_imaging(observation)
+
+
+_TARGETS = {"ImagingStudy/a": {"resourceType": "ImagingStudy", "id": "a"}, "Observation/b": {"id": "b"}}
+LINKS: list[Any] = [
+    None,
+    [],
+    [{"reference": "ImagingStudy/a"}],
+    [{"reference": "ImagingStudy/a"}, {"reference": "Observation/b"}, {"reference": "Missing/c"}],
+    [{"reference": None}, {}, {"display": "x"}],
+    ["ImagingStudy/a", {"reference": "ImagingStudy/a"}, None, 5],
+    {"reference": "ImagingStudy/a"},
+    "ImagingStudy/a",
+    7,
+    [{"reference": ["ImagingStudy/a"]}],
+    [{"reference": "ImagingStudy/a"}] * 3,
+    [{"reference": f"Observation/{i}"} for i in range(6)],  # longer than a bound of 4
+    ["odd"] * 4 + [{"reference": "ImagingStudy/a"}],  # odd entries dropped before the bound
+    [[{"reference": "ImagingStudy/a"}]],
+]
+
+
+def _resolve(reference: Any) -> Any:
+    return _TARGETS.get(reference) if isinstance(reference, str) else None
+
+
+@pytest.mark.parametrize("value", LINKS, ids=repr)
+@pytest.mark.parametrize("limit", [None, 4, 50])
+def test_link_targets_match_the_plain_reading(value: Any, limit: int | None) -> None:
+    expected = [_resolve(link.get("reference")) for link in _dicts(value)[:limit]]
+    assert _link_targets(value, _resolve, limit) == expected
+
+
+DATED: list[dict[str, Any]] = [
+    {},
+    {"effectiveDateTime": "2026-05-02T09:21:00Z"},
+    {"effectiveDateTime": "2026-05-02", "issued": "2026-05-03T11:41:00Z"},
+    {"effectiveDateTime": "not a date", "issued": "2026-05-03T11:41:00Z"},
+    {"effectiveDateTime": "", "effectivePeriod": {"start": "2026-04-01"}},
+    {"effectiveDateTime": None, "effectivePeriod": {"start": "2026-04-01"}, "issued": "2026-05-03"},
+    {"effectiveDateTime": 20260502, "issued": "2026-05-03"},
+    {"effectiveDateTime": ["2026-05-02"], "issued": "2026-05-03"},
+    {"effectiveDateTime": _Str("2026-05-02")},
+    {"effectivePeriod": "2026-04-01", "issued": "2026-05-03"},
+    {"effectivePeriod": {"start": 5}},
+    {"effectiveDateTime": "2026-13-45", "effectivePeriod": {"start": "2026-04-01"}},
+    OrderedDict({"effectiveDateTime": "2026-05-02"}),
+]
+
+
+@pytest.mark.parametrize("resource", DATED, ids=repr)
+def test_effective_matches_first_date(resource: dict[str, Any]) -> None:
+    assert _effective(resource) == first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")

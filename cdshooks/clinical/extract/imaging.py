@@ -52,7 +52,7 @@ from cdshooks.clinical.extract.common import (
 from cdshooks.clinical.facts import Condition, ImagingResult
 from cdshooks.clinical.knowledge import Knowledge, ValueSet
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
-from cdshooks.fhir.codes import codings, concept_text
+from cdshooks.fhir.codes import ConceptProfile, codings, concept_text, parse_fhir_datetime
 
 FINAL = {"final", "amended", "corrected", "appended"}
 PRELIMINARY = {"preliminary", "partial"}
@@ -158,12 +158,16 @@ def _presented_text(report: Resource) -> list[str]:
     forms = report.get("presentedForm")
     if forms is None:
         return []
+    # a list no longer than the bound needs no `_dicts` copy to find out that no form holds data (the usual report:
+    # its forms are links); the loop only reads, and any other shape is read by the general code below
+    if type(forms) is list and len(forms) <= MAX_ATTACHMENTS:
+        for form in forms:
+            if isinstance(form, dict) and isinstance(data := form.get("data"), str) and data:
+                break
+        else:
+            return []
     attachments = _dicts(forms)[:MAX_ATTACHMENTS]
-    for attachment in attachments:  # a plain loop: most reports' forms are links, and this is all that is read
-        data = attachment.get("data")
-        if isinstance(data, str) and data:
-            break
-    else:
+    if not any(isinstance(a.get("data"), str) and a["data"] for a in attachments):
         return []  # every form is a link (`url`) or empty: no text to read, nothing to order
     created = [first_date(a, "creation") for a in attachments]
     if attachments and all(c is not None for c in created):
@@ -346,6 +350,31 @@ def _short_name(kb: Knowledge, procedure: str | None, concept: Any, modality: st
 
 def _label(name: str, when: Any) -> str:
     return f"{name} {when.date().isoformat()}" if when is not None else name
+
+
+_DROPPED_FINDING = frozenset({"entered-in-error", "cancelled"})  # a report's findings with these never count
+
+
+def _link_targets(value: Any, resolve: Resolver, limit: int | None = None) -> list[Any]:
+    """`[resolve(link.get("reference")) for link in _dicts(value)[:limit]]` (what every Reference of a repeating
+    element resolves to, None included), the usual shapes in one pass: no element, or a list no longer than
+    `limit` (dropping its odd entries only shortens it, so it needs no bound)."""
+    if value is None:
+        return []
+    if type(value) is list and (limit is None or len(value) <= limit):
+        return [resolve(link.get("reference")) for link in value if isinstance(link, dict)]
+    return [resolve(link.get("reference")) for link in _dicts(value)[:limit]]
+
+
+def _effective(resource: Resource) -> datetime | None:
+    """`first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")`: a parseable effectiveDateTime
+    (the usual report or finding) decides without the walk over the paths; anything else is that walk."""
+    value = resource.get("effectiveDateTime") if type(resource) is dict else None
+    if type(value) is str:
+        moment = parse_fhir_datetime(value)
+        if moment is not None:
+            return moment
+    return first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")
 
 
 def _linked_studies(observation: Resource, resolve: Resolver) -> list[Resource]:
@@ -535,17 +564,12 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     results_of: dict[int, list[Any]] = {}
     for report in all_reports:  # a report's own findings are never a separate result
         if isinstance(report, dict):
-            linked = results_of[id(report)] = [resolve(link.get("reference"))
-                                               for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
+            linked = results_of[id(report)] = _link_targets(report.get("result"), resolve, MAX_OBSERVATIONS)
             for resolved in linked:
                 if isinstance(resolved, dict):
                     used_observations.add(ref(resolved))
     for report in usable(all_reports):
-        studies: list[Resource] = []
-        for link in _dicts(report.get("imagingStudy")):
-            linked_study = resolve(link.get("reference"))
-            if isinstance(linked_study, dict):
-                studies.append(linked_study)
+        studies = [s for s in _link_targets(report.get("imagingStudy"), resolve) if isinstance(s, dict)]
         procedure = procedure_class_of(kb, report.get("code"))
         modality = _modality(kb, procedure)
         for report_study in studies:
@@ -557,9 +581,17 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
             continue  # neither an imaging procedure nor a radiology report
         for linked_study in studies:
             reported_studies.add(ref(linked_study))
-        observations = [o for o in results_of[id(report)] if isinstance(o, dict) and verified(o)
-                        and status(o) not in {"entered-in-error", "cancelled"}]
-        when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
+        observations = []
+        for o in results_of[id(report)]:  # `verified(o) and status(o) not in _DROPPED_FINDING`, inline
+            if not isinstance(o, dict):
+                continue
+            verification = o.get("verificationStatus")
+            if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
+                continue
+            state = o.get("status")
+            if not (isinstance(state, str) and state in _DROPPED_FINDING):
+                observations.append(o)
+        when = _effective(report)
         reports.append(_Report(report, procedure, modality, when, studies, observations))
 
     # standalone imaging findings: to their report (through its study, or same day), else their own result
@@ -583,7 +615,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         study = linked[0] if linked else None
         if target is None and not linked and (has_result or _observation_text(observation)) and _is_imaging(
                 kb, observation):
-            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
+            when = _effective(observation)
             target = _same_day_match(observation, when, _observation_modality(kb, observation), day_candidates)
             if isinstance(target, dict):
                 study, target = target, None
@@ -599,7 +631,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if study is not None:
             reported_studies.add(ref(study))  # the finding is this study's result: no separate unreported study
             procedure, modality = _study_class(kb, study)
-        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued") or (
+        when = _effective(observation) or (
             first_date(study, "started") if study is not None else None)
         texts = _observation_text(observation)
         value_text = concept_text(observation.get("valueCodeableConcept"))
@@ -625,9 +657,14 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
 def _is_imaging(kb: Knowledge, observation: Resource) -> bool:
     """An imaging finding: category imaging, or a bone-metastasis finding code."""
     for concept in concepts(observation.get("category")):
-        if any(code == "imaging" for _, code, _ in codings(concept)):
+        if cached(concept, "imaging-category", _names_imaging):
             return True
     return kb.valueset("VS_BONE_METS").matches(observation.get("code"))
+
+
+def _names_imaging(read: ConceptProfile) -> bool:
+    """Whether a category concept carries the code "imaging" (once per concept profile)."""
+    return any(code == "imaging" for _, code, _ in read.codings)
 
 
 def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
@@ -667,7 +704,7 @@ def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list
             continue
         if not any(bone_mets.matches(c) for c in concepts(report.get("conclusionCode"))):
             continue
-        when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
+        when = _effective(report)
         out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),
                              text="pathology: bone metastasis"))
     return out
