@@ -50,9 +50,9 @@ from cdshooks.clinical.extract.common import (
     verified,
 )
 from cdshooks.clinical.facts import Condition, ImagingResult
-from cdshooks.clinical.knowledge import Knowledge
+from cdshooks.clinical.knowledge import Knowledge, ValueSet
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
-from cdshooks.fhir.codes import codings, concept_text
+from cdshooks.fhir.codes import ConceptProfile, codings, concept_text, parse_fhir_datetime
 
 FINAL = {"final", "amended", "corrected", "appended"}
 PRELIMINARY = {"preliminary", "partial"}
@@ -155,7 +155,18 @@ def attachment_text(attachment: Any) -> str:
 def _presented_text(report: Resource) -> list[str]:
     """Every presentedForm attachment's text, the original first and addenda after it (by `creation` when
     every attachment is dated, else in the order filed)."""
-    attachments = _dicts(report.get("presentedForm"))[:MAX_ATTACHMENTS]
+    forms = report.get("presentedForm")
+    if forms is None:
+        return []
+    # a list no longer than the bound needs no `_dicts` copy to find out that no form holds data (the usual report:
+    # its forms are links); the loop only reads, and any other shape is read by the general code below
+    if type(forms) is list and len(forms) <= MAX_ATTACHMENTS:
+        for form in forms:
+            if isinstance(form, dict) and isinstance(data := form.get("data"), str) and data:
+                break
+        else:
+            return []
+    attachments = _dicts(forms)[:MAX_ATTACHMENTS]
     if not any(isinstance(a.get("data"), str) and a["data"] for a in attachments):
         return []  # every form is a link (`url`) or empty: no text to read, nothing to order
     created = [first_date(a, "creation") for a in attachments]
@@ -192,6 +203,16 @@ def _qualifier_of(kb: Knowledge, concept: Any) -> BoneMetResult | None:
         if kind in _QUALIFIER_RESULT:
             return _QUALIFIER_RESULT[kind]
     return None
+
+
+def _report_coded(kb: Knowledge, conclusion_code: Any) -> BoneMetResult | None:
+    """`_coded_result(kb, concepts(conclusion_code))` without building the list for the usual shapes: no
+    conclusionCode (nothing coded), or a list of one CodeableConcept (which is what `concepts` would give)."""
+    if conclusion_code is None:
+        return None
+    if type(conclusion_code) is list and len(conclusion_code) == 1 and type(conclusion_code[0]) is dict:
+        return _coded_result(kb, conclusion_code)
+    return _coded_result(kb, concepts(conclusion_code))
 
 
 def _coded_result(kb: Knowledge, conclusion_codes: list[Any]) -> BoneMetResult | None:
@@ -331,6 +352,31 @@ def _label(name: str, when: Any) -> str:
     return f"{name} {when.date().isoformat()}" if when is not None else name
 
 
+_DROPPED_FINDING = frozenset({"entered-in-error", "cancelled"})  # a report's findings with these never count
+
+
+def _link_targets(value: Any, resolve: Resolver, limit: int | None = None) -> list[Any]:
+    """`[resolve(link.get("reference")) for link in _dicts(value)[:limit]]` (what every Reference of a repeating
+    element resolves to, None included), the usual shapes in one pass: no element, or a list no longer than
+    `limit` (dropping its odd entries only shortens it, so it needs no bound)."""
+    if value is None:
+        return []
+    if type(value) is list and (limit is None or len(value) <= limit):
+        return [resolve(link.get("reference")) for link in value if isinstance(link, dict)]
+    return [resolve(link.get("reference")) for link in _dicts(value)[:limit]]
+
+
+def _effective(resource: Resource) -> datetime | None:
+    """`first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")`: a parseable effectiveDateTime
+    (the usual report or finding) decides without the walk over the paths; anything else is that walk."""
+    value = resource.get("effectiveDateTime") if type(resource) is dict else None
+    if type(value) is str:
+        moment = parse_fhir_datetime(value)
+        if moment is not None:
+            return moment
+    return first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")
+
+
 def _linked_studies(observation: Resource, resolve: Resolver) -> list[Resource]:
     """The ImagingStudies an imaging finding derives from (derivedFrom / partOf) that resolve."""
     out = []
@@ -389,6 +435,66 @@ def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | N
     return [r for r in kept if status(r) in FINAL or not (_version_keys(r) & final_keys)]
 
 
+def worth_filing(observation: Resource, codes: ObservationCodes | None, bone_mets: ValueSet) -> bool:
+    """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
+    return bool(observation.get("derivedFrom") or observation.get("partOf")
+                or observation.get("valueString") is not None or observation.get("note") is not None
+                or bone_mets.matches(code_of(observation, codes)))
+
+
+def filed_observations(observations: tuple[Resource, ...], codes: ObservationCodes | None,
+                       bone_mets: ValueSet) -> list[Resource]:
+    """The usable Observations worth filing: `usable(observations, worth_filing)`.
+
+    Why a fast path: the scan meets every Observation of the record, most of them labs with nothing to file, and the
+    general path asks each one through three calls (the status filter, the predicate, the value set). The fast path
+    (`_filed_fast`) asks the predicate first, inline, with the value set's answer kept per code profile for the
+    call. It answers only when every entry is a dict and every Observation it keeps is final-like with a string
+    status; otherwise (a preliminary finding to check against its final versions, odd entries) this is the general
+    path."""
+    found = _filed_fast(observations, codes, bone_mets)
+    if found is not None:
+        return found
+    return usable(observations, lambda observation: worth_filing(observation, codes, bone_mets))
+
+
+def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | None,
+                bone_mets: ValueSet) -> list[Resource] | None:
+    """`usable(observations, worth_filing)` for the usual record, or None when the general path must answer.
+
+    The predicate is pure, so it may be asked before the status; an Observation it passes over is never read
+    further. `bone` holds the value set's answer per code profile of `codes` (alive for the call, so their ids
+    are stable); a code read outside `codes` is matched as `worth_filing` matches it."""
+    kept: list[Resource] = []
+    bone: dict[int, bool] = {}
+    for r in observations:
+        if type(r) is not dict:
+            return None  # a non-dict (skipped) or a dict subclass: the general path reads them
+        if not (r.get("derivedFrom") or r.get("partOf") or r.get("valueString") is not None
+                or r.get("note") is not None):
+            code = codes.get(id(r)) if codes is not None else None
+            if code is None:
+                if not bone_mets.matches(code_of(r, codes)):
+                    continue
+            else:
+                hit = bone.get(id(code))
+                if hit is None:
+                    hit = bone[id(code)] = bone_mets.matches(code)
+                if not hit:
+                    continue
+        verification = r.get("verificationStatus")
+        if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
+            continue
+        state = r.get("status")
+        if type(state) is not str:
+            return None  # not usable, or a str subclass: the general path decides
+        if state in FINAL:
+            kept.append(r)
+        elif state in PRELIMINARY:
+            return None  # counts only without a final version on record: the general path checks them
+    return kept
+
+
 @dataclass
 class _Report:
     resource: Resource
@@ -432,14 +538,19 @@ def _result_of(kb: Knowledge, source: str, label: str, procedure: str | None, mo
                when: datetime | None, texts: list[str], coded: BoneMetResult | None, basis: str, site: str | None,
                report_status: str) -> ImagingResult:
     text = _bounded(texts)
-    reading = read_report(text, modality, procedure, grammar=kb.report_grammar)
+    reading = read_report(text, modality, procedure, kb.report_grammar)
     result = coded if coded is not None else reading.result
-    return ImagingResult(
-        source=source, label=label, procedure_class=procedure, modality=modality, when=when, result=result,
-        character=reading.character, changes=reading.changes, multifocal=reading.multifocal,
-        solitary_focus=reading.solitary_focus, osteopenia=reading.osteopenia, site=site, basis=basis,
-        conclusion=text[:2000], assertions=assertions_of(reading, coded), report_status=report_status,
-    )
+    # every field by position, in the order RESULT_FIELDS names (a keyword call costs about twice as much; the
+    # order is checked by tests/clinical/test_imaging_fast_paths.py)
+    return ImagingResult(source, label, procedure, modality, when, result, reading.character, reading.changes,
+                         reading.multifocal, reading.solitary_focus, reading.osteopenia, site, basis, text[:2000],
+                         assertions_of(reading, coded), report_status)
+
+
+RESULT_FIELDS = ("source", "label", "procedure_class", "modality", "when", "result", "character", "changes",
+                 "multifocal", "solitary_focus", "osteopenia", "site", "basis", "conclusion", "assertions",
+                 "report_status")
+"""The ImagingResult fields `_result_of` passes by position, in that order."""
 
 
 def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ...]],
@@ -448,15 +559,17 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     reports: list[_Report] = []
     reported_studies: set[str] = set()
     used_observations: set[str] = set()
-    for report in record_of("DiagnosticReport"):  # a report's own findings are never a separate result
+    all_reports = record_of("DiagnosticReport")
+    # each report's result links, resolved once: by the report's id() (`all_reports` holds the reports for the call)
+    results_of: dict[int, list[Any]] = {}
+    for report in all_reports:  # a report's own findings are never a separate result
         if isinstance(report, dict):
-            for link in _dicts(report.get("result"))[:MAX_OBSERVATIONS]:
-                resolved = resolve(link.get("reference"))
+            linked = results_of[id(report)] = _link_targets(report.get("result"), resolve, MAX_OBSERVATIONS)
+            for resolved in linked:
                 if isinstance(resolved, dict):
                     used_observations.add(ref(resolved))
-    for report in usable(record_of("DiagnosticReport")):
-        linked_studies = [resolve(r.get("reference")) for r in _dicts(report.get("imagingStudy"))]
-        studies = [s for s in linked_studies if isinstance(s, dict)]
+    for report in usable(all_reports):
+        studies = [s for s in _link_targets(report.get("imagingStudy"), resolve) if isinstance(s, dict)]
         procedure = procedure_class_of(kb, report.get("code"))
         modality = _modality(kb, procedure)
         for report_study in studies:
@@ -466,11 +579,19 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if procedure is None and modality is None and not any(radiology.matches(c)
                                                               for c in concepts(report.get("category"))):
             continue  # neither an imaging procedure nor a radiology report
-        reported_studies.update(ref(s) for s in studies)
-        linked_results = [resolve(r.get("reference")) for r in _dicts(report.get("result"))[:MAX_OBSERVATIONS]]
-        observations = [o for o in linked_results if isinstance(o, dict) and verified(o)
-                        and status(o) not in {"entered-in-error", "cancelled"}]
-        when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
+        for linked_study in studies:
+            reported_studies.add(ref(linked_study))
+        observations = []
+        for o in results_of[id(report)]:  # `verified(o) and status(o) not in _DROPPED_FINDING`, inline
+            if not isinstance(o, dict):
+                continue
+            verification = o.get("verificationStatus")
+            if verification is not None and has_status(verification, EXCLUDED_VERIFICATION):
+                continue
+            state = o.get("status")
+            if not (isinstance(state, str) and state in _DROPPED_FINDING):
+                observations.append(o)
+        when = _effective(report)
         reports.append(_Report(report, procedure, modality, when, studies, observations))
 
     # standalone imaging findings: to their report (through its study, or same day), else their own result
@@ -483,15 +604,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     day_candidates += [(s, study_classes[ref(s)][1], first_date(s, "started"), _subject(s)) for s in unreported
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
-    bone_mets = kb.valueset("VS_BONE_METS")
-
-    def worth_filing(observation: Resource) -> bool:
-        """A study link, text or a bone finding: anything else (a lab) has nothing to file."""
-        return bool(observation.get("derivedFrom") or observation.get("partOf")
-                    or observation.get("valueString") is not None or observation.get("note") is not None
-                    or bone_mets.matches(code_of(observation, codes)))
-
-    for observation in usable(record_of("Observation"), worth_filing):
+    for observation in filed_observations(record_of("Observation"), codes, kb.valueset("VS_BONE_METS")):
         links = observation.get("derivedFrom") or observation.get("partOf")
         if ref(observation) in used_observations:
             continue
@@ -502,7 +615,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         study = linked[0] if linked else None
         if target is None and not linked and (has_result or _observation_text(observation)) and _is_imaging(
                 kb, observation):
-            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
+            when = _effective(observation)
             target = _same_day_match(observation, when, _observation_modality(kb, observation), day_candidates)
             if isinstance(target, dict):
                 study, target = target, None
@@ -518,7 +631,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if study is not None:
             reported_studies.add(ref(study))  # the finding is this study's result: no separate unreported study
             procedure, modality = _study_class(kb, study)
-        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued") or (
+        when = _effective(observation) or (
             first_date(study, "started") if study is not None else None)
         texts = _observation_text(observation)
         value_text = concept_text(observation.get("valueCodeableConcept"))
@@ -544,14 +657,19 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
 def _is_imaging(kb: Knowledge, observation: Resource) -> bool:
     """An imaging finding: category imaging, or a bone-metastasis finding code."""
     for concept in concepts(observation.get("category")):
-        if any(code == "imaging" for _, code, _ in codings(concept)):
+        if cached(concept, "imaging-category", _names_imaging):
             return True
     return kb.valueset("VS_BONE_METS").matches(observation.get("code"))
 
 
+def _names_imaging(read: ConceptProfile) -> bool:
+    """Whether a category concept carries the code "imaging" (once per concept profile)."""
+    return any(code == "imaging" for _, code, _ in read.codings)
+
+
 def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
     report = item.resource
-    coded = _coded_result(kb, concepts(report.get("conclusionCode")))
+    coded = _report_coded(kb, report.get("conclusionCode"))
     basis = "conclusionCode" if coded is not None else "text"
     site = None
     texts: list[str] = []
@@ -586,7 +704,7 @@ def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list
             continue
         if not any(bone_mets.matches(c) for c in concepts(report.get("conclusionCode"))):
             continue
-        when = first_date(report, "effectiveDateTime", "effectivePeriod.start", "issued")
+        when = _effective(report)
         out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),
                              text="pathology: bone metastasis"))
     return out
