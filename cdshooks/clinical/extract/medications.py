@@ -13,7 +13,7 @@ the procedure's date.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate, repeat
@@ -303,19 +303,8 @@ def _dose_regimen(kb: Knowledge, medication: Medication, resource: Resource) -> 
 def _reads_dose(kb: Knowledge, ingredient: str) -> bool:
     """Whether a dose can tell the regimen of `ingredient`: `kb.osteoporosis_dose` answers None for every text of
     an ingredient without dose patterns (medications.yaml: only the bone-modifying agents have them), so for the
-    others `_dose_mg` (about a third of the extraction's work) need not be read. Reads the knowledge's
-    ingredient table; True (read the dose, as `osteoporosis_dose` does) whenever it is not as expected."""
-    infos = getattr(kb, "_meds", None)
-    if not isinstance(infos, Mapping):
-        return True
-    info = infos.get(ingredient)
-    if info is None:
-        return False  # `kb.osteoporosis_dose` answers None for an ingredient it does not list
-    oncology = getattr(info, "oncology_patterns", None)
-    osteoporosis = getattr(info, "osteoporosis_patterns", None)
-    if type(oncology) is not tuple or type(osteoporosis) is not tuple:
-        return True
-    return bool(oncology or osteoporosis)
+    others `_dose_mg` (about a third of the extraction's work) need not be read."""
+    return kb.has_dose_patterns(ingredient)
 
 
 # `first_date` paths, each as (first key, further keys): split once, here, rather than on every call

@@ -106,6 +106,12 @@ class Knowledge:
             return True
         return None
 
+    def has_dose_patterns(self, ingredient: str) -> bool:
+        """Whether a text can tell the regimen of ``ingredient`` (medications.yaml ``*_dose_patterns``): without
+        them ``osteoporosis_dose`` answers None for every text, so a structured dose need not be read."""
+        info = self._meds.get(ingredient)
+        return bool(info and (info.oncology_patterns or info.osteoporosis_patterns))
+
     def continuous_exposure(self, ingredient: str) -> bool:
         """True for an agent taken every day or as a depot (medications.yaml `exposure: continuous`): an order or
         statement of it is exposure over its whole period, not one dose on its start date."""
