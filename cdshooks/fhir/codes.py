@@ -273,6 +273,12 @@ def parse_fhir_datetime(value: Any) -> datetime | None:
     return _parse_text(value)
 
 
+remembered_datetime = _DATES.get
+"""The instant `parse_fhir_datetime` read from a date string before (None when it has not, or the string is no
+date): one dict lookup for the extractors that read a date of every resource of every call, which fall back to
+`parse_fhir_datetime` on None."""
+
+
 def _parse_text(value: Any) -> datetime | None:
     text = _clean(value)
     if text is None:
