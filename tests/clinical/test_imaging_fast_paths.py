@@ -22,6 +22,7 @@ from cdshooks.clinical.extract.imaging import (
     _link_targets,
     _presented_text,
     _report_coded,
+    _short_name,
     attachment_text,
     filed_observations,
     usable,
@@ -305,3 +306,13 @@ DATED: list[dict[str, Any]] = [
 @pytest.mark.parametrize("resource", DATED, ids=repr)
 def test_effective_matches_first_date(resource: dict[str, Any]) -> None:
     assert _effective(resource) == first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")
+
+
+@pytest.mark.parametrize("procedure", [None, "BONE_SCAN_WB", "CT_CAP_IV", "NOT_A_CLASS"])
+@pytest.mark.parametrize("modality", [None, "NM", "XX"])
+def test_short_name_with_the_per_call_names_is_the_same(procedure: Any, modality: Any) -> None:
+    names: dict[str, str | None] = {}
+    concept = {"text": "Some study"}
+    for _ in range(2):  # the second asks the per-call names
+        assert _short_name(KB, procedure, concept, modality, names) == _short_name(KB, procedure, concept, modality)
+    assert (procedure in names) == (procedure is not None)

@@ -340,12 +340,25 @@ def _modality(kb: Knowledge, procedure: str | None) -> str | None:
     return modality if isinstance(modality, str) else None
 
 
-def _short_name(kb: Knowledge, procedure: str | None, concept: Any, modality: str | None) -> str:
-    name = kb.procedure_name(procedure) if procedure is not None else None
+_MODALITY_NAMES = {"NM": "Nuclear medicine study", "CT": "CT", "PT": "PET/CT", "MR": "MRI", "XR": "Radiograph"}
+
+
+def _short_name(kb: Knowledge, procedure: str | None, concept: Any, modality: str | None,
+                names: dict[str, str | None] | None = None) -> str:
+    """The procedure's short name, else a name for the modality, else the concept's label. `names` keeps the
+    knowledge's name per procedure class for the call (the reports of a record repeat a few classes)."""
+    if procedure is None:
+        name = None
+    elif names is None:
+        name = kb.procedure_name(procedure)
+    else:
+        try:
+            name = names[procedure]
+        except KeyError:
+            name = names[procedure] = kb.procedure_name(procedure)
     if name is not None:
         return name
-    names = {"NM": "Nuclear medicine study", "CT": "CT", "PT": "PET/CT", "MR": "MRI", "XR": "Radiograph"}
-    return names.get(modality or "", label_of(concept, "Imaging study")[:40])
+    return _MODALITY_NAMES.get(modality or "", label_of(concept, "Imaging study")[:40])
 
 
 def _label(name: str, when: Any) -> str:
@@ -415,6 +428,7 @@ def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | N
     passes it over, so the answer is `[r for r in usable(resources) if wanted(r)]`."""
     candidates = []  # every usable-status resource: the final versions a preliminary one is checked against
     kept = []
+    preliminary = False  # whether a kept resource is not final-like (then its final versions are looked for)
     for r in resources:  # `verified(r) and status(r) in USABLE` (which leaves out entered-in-error), read once
         if not isinstance(r, dict):
             continue
@@ -426,7 +440,8 @@ def usable(resources: Iterable[Resource], wanted: Callable[[Resource], bool] | N
             candidates.append(r)
             if wanted is None or wanted(r):
                 kept.append(r)
-    if all(r.get("status") in FINAL for r in kept):  # a usable status is a string: `status(r)`
+                preliminary = preliminary or state not in FINAL
+    if not preliminary:
         return kept  # nothing preliminary to check against the final versions
     final_keys: set[tuple[str, ...]] = set()
     for resource in candidates:
@@ -495,7 +510,7 @@ def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | No
     return kept
 
 
-@dataclass
+@dataclass(slots=True)
 class _Report:
     resource: Resource
     procedure: str | None
@@ -559,6 +574,7 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     reports: list[_Report] = []
     reported_studies: set[str] = set()
     used_observations: set[str] = set()
+    modalities: dict[str | None, str | None] = {}  # per call: `_modality(kb, procedure)` by procedure class
     all_reports = record_of("DiagnosticReport")
     # each report's result links, resolved once: by the report's id() (`all_reports` holds the reports for the call)
     results_of: dict[int, list[Any]] = {}
@@ -571,7 +587,10 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
     for report in usable(all_reports):
         studies = [s for s in _link_targets(report.get("imagingStudy"), resolve) if isinstance(s, dict)]
         procedure = procedure_class_of(kb, report.get("code"))
-        modality = _modality(kb, procedure)
+        try:  # the reports of a record name a few procedure classes again and again
+            modality = modalities[procedure]
+        except KeyError:
+            modality = modalities[procedure] = _modality(kb, procedure)
         for report_study in studies:
             if procedure is None or modality is None:
                 s_proc, s_mod = _study_class(kb, report_study)
@@ -605,9 +624,9 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
                        if any(study_classes[ref(s)])]
     standalone: list[tuple[Resource, Resource | None]] = []
     for observation in filed_observations(record_of("Observation"), codes, kb.valueset("VS_BONE_METS")):
-        links = observation.get("derivedFrom") or observation.get("partOf")
         if ref(observation) in used_observations:
             continue
+        links = observation.get("derivedFrom") or observation.get("partOf")
         has_result = observation_result(kb, observation) is not None
         linked = _linked_studies(observation, resolve) if links else []
         target: Any = next((study_reports[ref(s)] for s in linked if ref(s) in study_reports), None) \
@@ -625,7 +644,8 @@ def extract_imaging(kb: Knowledge, record_of: Callable[[str], tuple[Resource, ..
         if has_result or (study is not None and _observation_text(observation)):
             standalone.append((observation, study))
 
-    results = [_report_result(kb, r) for r in reports]
+    names: dict[str, str | None] = {}  # per call: `kb.procedure_name(procedure)` by procedure class
+    results = [_report_result(kb, r, names) for r in reports]
     for observation, study in standalone:
         procedure = modality = None
         if study is not None:
@@ -667,7 +687,7 @@ def _names_imaging(read: ConceptProfile) -> bool:
     return any(code == "imaging" for _, code, _ in read.codings)
 
 
-def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
+def _report_result(kb: Knowledge, item: _Report, names: dict[str, str | None] | None = None) -> ImagingResult:
     report = item.resource
     coded = _report_coded(kb, report.get("conclusionCode"))
     basis = "conclusionCode" if coded is not None else "text"
@@ -686,7 +706,7 @@ def _report_result(kb: Knowledge, item: _Report) -> ImagingResult:
     found = _strongest(observed)
     if coded is None and found is not None:
         coded, basis = found, "observation"
-    label = _label(_short_name(kb, item.procedure, report.get("code"), item.modality), item.when)
+    label = _label(_short_name(kb, item.procedure, report.get("code"), item.modality, names), item.when)
     return _result_of(kb, ref(report), label, item.procedure, item.modality, item.when, texts, coded, basis, site,
                       status(report) or "final")
 
