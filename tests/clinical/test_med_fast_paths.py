@@ -13,7 +13,7 @@ import pytest
 from cdshooks.clinical.extract import medications as meds
 from cdshooks.clinical.extract.common import first_date
 from cdshooks.clinical.knowledge import default_knowledge
-from cdshooks.fhir.codes import profile
+from cdshooks.fhir.codes import parse_fhir_datetime, profile
 
 KB = default_knowledge()
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -115,20 +115,34 @@ DATE_RESOURCES: list[Any] = [
 ]
 
 
-# the dotted paths each split constant stands for, as `first_date` was called with them
+# the path lists the medication extractor reads dates by
 DOTTED = {
-    "_ADMINISTERED": ("effectiveDateTime", "effectivePeriod.start"),
-    "_STARTS": ("effectivePeriod.start", "effectiveDateTime", "authoredOn", "dateAsserted"),
-    "_ENDS": ("effectivePeriod.end", "dispenseRequest.validityPeriod.end"),
-    "_PERFORMED": ("performedDateTime", "performedPeriod.start", "performedPeriod.end"),
+    "administered": ("effectiveDateTime", "effectivePeriod.start"),
+    "starts": ("effectivePeriod.start", "effectiveDateTime", "authoredOn", "dateAsserted"),
+    "ends": ("effectivePeriod.end", "dispenseRequest.validityPeriod.end"),
+    "performed": ("performedDateTime", "performedPeriod.start", "performedPeriod.end"),
 }
+
+
+def _reference_first_date(resource: Any, *paths: str) -> datetime | None:
+    """`first_date` as first written: every dotted path split and walked on every call."""
+    if not isinstance(resource, dict):
+        return None
+    for path in paths:
+        value: Any = resource
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            moment = parse_fhir_datetime(value)
+            if moment is not None:
+                return moment
+    return None
 
 
 @pytest.mark.parametrize("name", DOTTED)
 def test_split_date_paths_match_first_date(name: str) -> None:
-    paths = getattr(meds, name)
     for resource in DATE_RESOURCES:
-        assert meds._first_date(resource, paths) == first_date(resource, *DOTTED[name]), resource
+        assert first_date(resource, *DOTTED[name]) == _reference_first_date(resource, *DOTTED[name]), resource
 
 
 def _reference_sampled(periods: list[tuple[datetime, datetime]]) -> list[datetime]:
@@ -154,16 +168,11 @@ def test_weekly_samples_match_adding_a_week_in_a_loop() -> None:
     assert meds._sampled(periods) == _reference_sampled(periods)
 
 
-def _general_first_date(resource: Any, paths: tuple[tuple[str, tuple[str, ...]], ...]) -> datetime | None:
-    name = next(name for name in DOTTED if getattr(meds, name) is paths)
-    return first_date(resource, *DOTTED[name])
-
-
 def _general_extract(monkeypatch: pytest.MonkeyPatch, record: dict[str, list[Any]]) -> meds.MedicationFacts:
     """The extraction with every fast path swapped for the general reading."""
     with monkeypatch.context() as patch:
         patch.setattr(meds, "_reads_dose", lambda kb, ingredient: True)
-        patch.setattr(meds, "_first_date", _general_first_date)
+        patch.setattr(meds, "first_date", _reference_first_date)
         patch.setattr(meds, "_sampled", _reference_sampled)
         patch.setattr(meds, "USE_MEMO", "medication-use, general")  # not the fast run's per-concept answers
         return _extract(record)

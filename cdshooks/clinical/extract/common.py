@@ -125,21 +125,30 @@ def clinically_active(resource: Resource) -> bool:
 
 
 def first_date(resource: Resource, *paths: str) -> datetime | None:
-    """The first parseable date among dotted paths (e.g. "effectivePeriod.start")."""
+    """The first parseable date among dotted paths (e.g. "effectivePeriod.start"). Each path is split once per
+    process (`_PATHS`: the paths are literals of this code, a bounded set), and a path whose first key is absent,
+    the usual case, costs one lookup: every extractor dates every resource of every call here."""
     if not isinstance(resource, dict):
         return None
     for path in paths:
-        if "." in path:
-            value: Any = resource
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-        else:
-            value = resource.get(path)
+        try:
+            head, rest = _PATHS[path]
+        except KeyError:
+            head, *parts = path.split(".")
+            head, rest = _PATHS[path] = (head, tuple(parts))
+        value: Any = resource.get(head)
+        if value is None:
+            continue
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str):
             moment = parse_fhir_datetime(value)
             if moment is not None:
                 return moment
     return None
+
+
+_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def label_of(concept: Any, fallback: str) -> str:

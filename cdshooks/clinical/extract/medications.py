@@ -183,8 +183,8 @@ def _dates(resource: Resource) -> tuple[datetime | None, datetime | None]:
             if bounds:
                 start = start or first_date(bounds, "start")
                 end = end or first_date(bounds, "end")
-    start = start or _first_date(resource, _STARTS)
-    end = end or _first_date(resource, _ENDS)
+    start = start or first_date(resource, "effectivePeriod.start", "effectiveDateTime", "authoredOn", "dateAsserted")
+    end = end or first_date(resource, "effectivePeriod.end", "dispenseRequest.validityPeriod.end")
     return start, end
 
 
@@ -242,10 +242,10 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             if dose is not None:
                 exposure.osteoporosis = dose if exposure.osteoporosis is None else exposure.osteoporosis and dose
             if administration:
-                when = resource.get("effectiveDateTime")  # the usual shape: `_first_date`'s first path, read here
+                when = resource.get("effectiveDateTime")  # the usual shape: `first_date`'s first path, read here
                 when = parse_fhir_datetime(when) if isinstance(when, str) else None
                 if when is None:
-                    when = _first_date(resource, _ADMINISTERED)
+                    when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
                 if when is not None:
                     exposure.administered.append(when)
                     exposure.ongoing |= zero <= now - when <= active
@@ -305,30 +305,6 @@ def _reads_dose(kb: Knowledge, ingredient: str) -> bool:
     an ingredient without dose patterns (medications.yaml: only the bone-modifying agents have them), so for the
     others `_dose_mg` (about a third of the extraction's work) need not be read."""
     return kb.has_dose_patterns(ingredient)
-
-
-# `first_date` paths, each as (first key, further keys): split once, here, rather than on every call
-_ADMINISTERED = (("effectiveDateTime", ()), ("effectivePeriod", ("start",)))
-_STARTS = (("effectivePeriod", ("start",)), ("effectiveDateTime", ()), ("authoredOn", ()), ("dateAsserted", ()))
-_ENDS = (("effectivePeriod", ("end",)), ("dispenseRequest", ("validityPeriod", "end")))
-
-
-def _first_date(resource: Resource, paths: tuple[tuple[str, tuple[str, ...]], ...]) -> datetime | None:
-    """`first_date(resource, *paths)` with its dotted paths split beforehand (see `_STARTS`): a path whose first
-    key is absent, the usual case, costs one lookup."""
-    if not isinstance(resource, dict):
-        return None
-    for key, rest in paths:
-        value = resource.get(key)
-        if value is None:
-            continue
-        for part in rest:
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, str):
-            moment = parse_fhir_datetime(value)
-            if moment is not None:
-                return moment
-    return None
 
 
 def _add_order_exposure(exposure: _Exposure, resource: Resource, now: datetime, state: str | None) -> None:
@@ -405,7 +381,6 @@ def _therapy(exposure: _Exposure) -> Therapy:
     )
 
 
-_PERFORMED = (("performedDateTime", ()), ("performedPeriod", ("start",)), ("performedPeriod", ("end",)))
 
 
 def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: MedicationFacts,
@@ -425,7 +400,8 @@ def _procedures(kb: Knowledge, procedures: tuple[Resource, ...], out: Medication
             out.dental_evaluation = True
         elif kind is None:
             continue
-        when = _first_date(procedure, _PERFORMED)  # the date of a surgery, chemotherapy or biopsy
+        # the date of a surgery, chemotherapy or biopsy
+        when = first_date(procedure, "performedDateTime", "performedPeriod.start", "performedPeriod.end")
         if kind == "surgery":
             if when is not None:
                 out.surgeries.append(when)
