@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, and_, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +31,12 @@ from cdshooks.store.tables import feedback, issued_cards, order_ratings
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# The writer gathers the rows of the calls that arrive within this time into one transaction (design default,
+# issue 15): at 300 calls/s it wrote one transaction per call, about 0.3 ms of CPU each under the GIL the request
+# threads share; gathered, about 0.05 ms per call. Rows wait in memory this much longer before they are stored.
+WRITE_LINGER_S = 0.05
+MAX_BATCH_ROWS = 500
+FEEDBACK_WAIT_S = 1.0  # feedback naming a card not yet stored waits at most the linger and this (design default)
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,9 @@ def make_engine(url: str) -> Engine:
 
 class Store:
     def __init__(self, url: str, pseudonym_key: bytes, queue_size: int = 10_000,
-                 keep_comments: bool = False) -> None:
+                 keep_comments: bool = False, linger: float = WRITE_LINGER_S) -> None:
         self.engine = make_engine(url)
+        self._linger = linger
         self._key = pseudonym_key
         self._keep_comments = keep_comments
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -198,9 +205,13 @@ class Store:
                 self._queue.task_done()
                 return
             items = list(batch)
-            # drain what else is waiting, up to a bounded batch
+            # gather what else arrives within the linger, up to a bounded batch: one transaction for many calls
+            # costs the writer (and the GIL it shares with the request threads) far less than one per call
+            # (one sleep, not a wake-up per arriving call)
+            if self._linger > 0:
+                time.sleep(self._linger)
             drained = 0
-            while len(items) < 500:
+            while len(items) < MAX_BATCH_ROWS:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
@@ -266,11 +277,12 @@ class Store:
                 "outcome_at": item.outcomeTimestamp,
                 "received_at": received_at,
             })
+        cards = {r["card_uuid"] for r in rows}
+        if self._queue.unfinished_tasks and cards - self._known_cards(cards):
+            # feedback can follow its card within the writer's linger: let queued rows land first (bounded)
+            self.flush(timeout=self._linger + FEEDBACK_WAIT_S)
         with self.engine.begin() as conn:
-            cards = {r["card_uuid"] for r in rows}
-            known = set(
-                conn.execute(select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(cards))).scalars()
-            )
+            known = self._known_cards(cards, conn)
             for row in rows:
                 row["known_card"] = row["card_uuid"] in known
             stored = 0
@@ -287,6 +299,14 @@ class Store:
         if unknown:
             log.info("feedback for unknown cards kept and flagged", extra={"unknown": unknown})
         return FeedbackResult(len(rows), stored, len(rows) - stored, unknown)
+
+    def _known_cards(self, card_uuids: set[str], conn: Connection | None = None) -> set[str]:
+        """Which of these card uuids the store holds."""
+        query = select(issued_cards.c.card_uuid).where(issued_cards.c.card_uuid.in_(card_uuids))
+        if conn is not None:
+            return set(conn.execute(query).scalars())
+        with self.engine.connect() as own:
+            return set(own.execute(query).scalars())
 
     def close(self) -> None:
         self.flush(timeout=5.0)
