@@ -720,9 +720,10 @@ def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list
     for report in reports:
         if not isinstance(report, dict) or not verified(report) or status(report) not in FINAL:
             continue
-        if not any(category.matches_codings(c) for c in concepts(report.get("category"))):
-            continue
+        # the conclusion first: most reports have none, or one that is not a bone metastasis (both pure checks)
         if not any(bone_mets.matches(c) for c in concepts(report.get("conclusionCode"))):
+            continue
+        if not any(category.matches_codings(c) for c in concepts(report.get("category"))):
             continue
         when = _effective(report)
         out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),
