@@ -289,10 +289,14 @@ def test_a_concept_of_several_codings_is_remembered_by_its_text() -> None:
     assert profile(_several()) is first  # found by its key; remembered in the front
     assert codes._BY_TEXT["NM Whole body Bone Views"][1] is first
     assert profile(_several()) is first  # found in the front
+    codes._PROFILES.clear()
+    first = profile(_several())
     remembered = _several()
-    assert profile(remembered) is first
+    assert profile(remembered) is first and codes._BY_TEXT["NM Whole body Bone Views"][0] == remembered
     remembered["coding"][1]["code"] = "24628-0"  # changed after it was remembered: the copy is not
-    assert profile(_several()) is first
+    assert (profile(remembered).codings, profile(remembered).text) == _read(remembered)
+    assert profile(remembered) is not first and profile(_several()) is first
+    remembered["coding"].pop()
     assert (profile(remembered).codings, profile(remembered).text) == _read(remembered)
 
 
