@@ -19,7 +19,7 @@ from cdshooks.clinical import build_facts as bf
 from cdshooks.clinical.extract import conditions as cond
 from cdshooks.clinical.extract import imaging as img
 from cdshooks.clinical.extract import observations as obs
-from cdshooks.clinical.extract.common import concepts, label_of, observation_codes, ref, status, verified
+from cdshooks.clinical.extract.common import concepts, label_of, observation_codes, ref, site_text, status, verified
 from cdshooks.clinical.facts import Condition, LabResult, Receptor
 from cdshooks.clinical.knowledge import default_knowledge
 from cdshooks.fhir import codes
@@ -349,3 +349,42 @@ def test_build_facts_matches_the_general_readings(monkeypatch: pytest.MonkeyPatc
         general = [bf.build_facts(record, NOW, KB) for record in records]
     assert fast == general
     assert [f.labs for f in fast] == [g.labs for g in general]
+
+
+# -- body site text ------------------------------------------------------------------------------------------
+
+def _reference_site_text(resource: dict[str, Any]) -> str | None:
+    """`site_text` as it read before: every site's text joined."""
+    sites = resource.get("bodySite")
+    if isinstance(sites, dict):
+        sites = [sites]
+    if not isinstance(sites, list):
+        return None
+    texts = [profile(s).text for s in sites if isinstance(s, dict)]
+    joined = "; ".join(t for t in texts if t)
+    return joined[:120] or None
+
+
+SITES: list[Any] = [
+    None, {}, [], "Lumbar spine", 5, [None], ["x"], {"text": "Lumbar spine structure"}, [{"text": "Left breast"}],
+    {"coding": [{"system": SNOMED, "code": "122496007", "display": "Lumbar spine structure"}],
+     "text": "Lumbar spine structure"}, [{"coding": [{"display": "Left breast structure"}]}],
+    [{"text": "Left breast"}, {"text": "Right breast"}], [{"text": ""}, {"text": "Rib"}], {"text": "x" * 300},
+    [{"text": "y" * 300}], {"text": "  "}, [{"text": ["L3"]}], {"coding": {"display": "T12"}}, [[{"text": "L4"}]],
+]
+
+
+@pytest.mark.parametrize("sites", SITES)
+def test_site_text_reads_as_the_joined_texts(sites: Any) -> None:
+    resource = {} if sites is None else {"bodySite": sites}
+    assert site_text(resource) == _reference_site_text(resource)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_site_text_of_mutated_sites(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(300):
+        resource = {"bodySite": copy.deepcopy(rng.choice(SITES))}
+        for _ in range(rng.randint(0, 3)):
+            _mutate(resource, rng, [{"text": "Sacrum"}, [{"text": "C5"}]])
+        assert site_text(resource) == _reference_site_text(resource), json.dumps(resource, default=repr)

@@ -162,7 +162,17 @@ def label_of(concept: Any, fallback: str) -> str:
 
 
 def site_text(resource: Resource) -> str | None:
+    """The body sites' texts (`profile(...).text`, i.e. `concept_text`), joined by "; " and cut at 120 characters;
+    None when there is none."""
     sites = resource.get("bodySite")
+    if sites is None:
+        return None
+    # the usual shapes, one CodeableConcept (an Observation's bodySite) or a list of one (a Condition's): its text
+    # alone, as the join of one text reads it
+    if type(sites) is dict:
+        return profile(sites).text[:120] or None
+    if type(sites) is list and len(sites) == 1 and type(site := sites[0]) is dict:
+        return profile(site).text[:120] or None
     if isinstance(sites, dict):
         sites = [sites]
     if not isinstance(sites, list):

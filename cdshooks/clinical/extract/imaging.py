@@ -703,7 +703,7 @@ def _report_result(kb: Knowledge, item: _Report, names: dict[str, str | None] | 
             observed.append(observation_result(kb, observation))
         site = site or site_text(observation)
         texts.extend(_observation_text(observation))
-    found = _strongest(observed)
+    found = _strongest(observed) if observed else None  # (with a coded conclusion no finding was read)
     if coded is None and found is not None:
         coded, basis = found, "observation"
     label = _label(_short_name(kb, item.procedure, report.get("code"), item.modality, names), item.when)
