@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Set
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile, remembered_datetime
 
 if TYPE_CHECKING:
     from cdshooks.clinical.knowledge import Knowledge, Medication
@@ -142,7 +142,8 @@ def first_date(resource: Resource, *paths: str) -> datetime | None:
         for part in rest:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str):
-            moment = parse_fhir_datetime(value)
+            # a date read before is one lookup (`remembered_datetime`); anything else is read (or is no date)
+            moment = remembered_datetime(value) or parse_fhir_datetime(value)
             if moment is not None:
                 return moment
     return None

@@ -482,12 +482,13 @@ def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | No
     are stable); a code read outside `codes` is matched as `worth_filing` matches it."""
     kept: list[Resource] = []
     bone: dict[int, bool] = {}
+    known = codes.get if codes is not None else _NO_CODES.get  # (looked up once, not per Observation)
     for r in observations:
         if type(r) is not dict:
             return None  # a non-dict (skipped) or a dict subclass: the general path reads them
         if not (r.get("derivedFrom") or r.get("partOf") or r.get("valueString") is not None
                 or r.get("note") is not None):
-            code = codes.get(id(r)) if codes is not None else None
+            code = known(id(r))
             if code is None:
                 if not bone_mets.matches(code_of(r, codes)):
                     continue
@@ -508,6 +509,9 @@ def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | No
         elif state in PRELIMINARY:
             return None  # counts only without a final version on record: the general path checks them
     return kept
+
+
+_NO_CODES: ObservationCodes = {}  # (never filled)
 
 
 @dataclass(slots=True)
