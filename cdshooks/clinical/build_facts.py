@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from cdshooks.clinical.dates import known_date
-from cdshooks.clinical.extract.common import observation_codes
+from cdshooks.clinical.extract.common import ObservationCodes
 from cdshooks.clinical.extract.conditions import extract_conditions
 from cdshooks.clinical.extract.imaging import extract_bone_pathology, extract_imaging
 from cdshooks.clinical.extract.medications import extract_medications
@@ -19,7 +19,7 @@ from cdshooks.fhir.record import Record
 
 def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
     conditions = extract_conditions(kb, record.of("Condition"), _birth_date(record))
-    codes = observation_codes(record.of("Observation"))  # both the lab and the imaging extractors ask
+    codes: ObservationCodes = {}  # the Observations' code profiles, read by the lab extractor for the imaging one
     observations = extract_observations(kb, record.of("Observation"), kb.param("P_ALP_ULN"), codes)
     medications = extract_medications(kb, record.of, record.resolve, now, kb.param("P_THERAPY_ACTIVE_DAYS"))
     orders, order_symptoms = extract_orders(kb, record, now)
@@ -53,8 +53,14 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
     )
 
 
+_TRIPLE = frozenset({"er", "pr", "her2"})
+
+
 def _triple_negative_from_receptors(receptors: tuple[Receptor, ...]) -> tuple[bool, str]:
     """Triple negative when the latest ER, PR and HER2 results are all negative."""
+    negative = {r.kind for r in receptors if r.status == "negative" and r.when is not None}
+    if not negative.issuperset(_TRIPLE):
+        return False, ""  # a kind without a dated negative result cannot have a negative latest one: nothing to sort
     dated = sorted((r for r in receptors if r.status is not None and r.when is not None),
                    key=lambda r: known_date(r.when))
     latest = {r.kind: r for r in dated}  # later results overwrite earlier ones

@@ -142,7 +142,7 @@ def profile(concept: Any) -> ConceptProfile:
                 found = None
             if found is not None:
                 if front is None:
-                    _remember_plain(concept, item, found)
+                    _remember_plain(concept, found)
                 return found
     elif type(concept) is ConceptProfile:
         return concept
@@ -157,24 +157,31 @@ def profile(concept: Any) -> ConceptProfile:
         if len(_PROFILES) >= PROFILE_CACHE_SIZE:
             _PROFILES.clear()
         _PROFILES[key] = found
+    elif type(concept) is dict and concept.get("text") not in _BY_TEXT:  # met before: remember it in the front
+        _remember_plain(concept, found)  # (several codings, or none: read with `concept_key`'s loop until now)
     return found
 
 
-# A plain one-coding concept met before, by its text: a copy of it and its profile. A concept equal to the copy
-# (dict equality, compared in C) has the same text, system, code and display, so the same profile; finding it costs
-# one lookup and no hashing of a fresh key tuple (a record's strings are new every call, their hashes not cached).
-# The first plain concept of a text keeps the entry (two concepts sharing a text do not take turns evicting each
-# other). Filled only from `_PROFILES` hits and emptied with it, so bounded by it; copies hold only text and one
-# coding's system, code and display.
+# A plain concept met before, by its text: a copy of it and its profile. A concept equal to the copy (dict equality,
+# compared in C) has the same text and the same codings' systems, codes and displays in the same order, so the same
+# `concept_key` and the same profile; finding it costs one lookup and no hashing of a fresh key tuple (a record's
+# strings are new every call, their hashes not cached). Most concepts have one coding; an imaging order's code often
+# has two (CPT and LOINC). The first plain concept of a text keeps the entry (two concepts sharing a text do not take
+# turns evicting each other). Filled only from `_PROFILES` hits and emptied with it, so bounded by it; copies hold
+# only text and the codings' systems, codes and displays (strings or None: `concept_key` accepted them).
 _BY_TEXT: dict[str | None, tuple[dict[str, Any], ConceptProfile]] = {}
 _PLAIN_CONCEPT = frozenset(("coding", "text"))
 _PLAIN_CODING = frozenset(("system", "code", "display"))
+MAX_PLAIN_CODINGS = 8  # codings of a concept remembered in `_BY_TEXT` (a copy stays small)
 
 
-def _remember_plain(concept: dict[str, Any], item: dict[str, Any], found: ConceptProfile) -> None:
-    """Remember a one-coding concept `_PROFILES` knows (`found`) in `_BY_TEXT`, when it holds nothing else."""
-    if concept.keys() <= _PLAIN_CONCEPT and item.keys() <= _PLAIN_CODING:
-        _BY_TEXT[concept.get("text")] = {**concept, "coding": [dict(item)]}, found
+def _remember_plain(concept: dict[str, Any], found: ConceptProfile) -> None:
+    """Remember a concept `_PROFILES` knows (`found`: its `concept_key` was read) in `_BY_TEXT`, when it holds
+    nothing but its text and a list of codings that hold nothing but their system, code and display."""
+    coding = concept.get("coding")
+    if (concept.keys() <= _PLAIN_CONCEPT and type(coding) is list and len(coding) <= MAX_PLAIN_CODINGS
+            and all(type(item) is dict and item.keys() <= _PLAIN_CODING for item in coding)):
+        _BY_TEXT[concept.get("text")] = {**concept, "coding": [dict(item) for item in coding]}, found
 
 
 def codings(concept: Any) -> list[Coding]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Set
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile, remembered_datetime
 
 if TYPE_CHECKING:
     from cdshooks.clinical.knowledge import Knowledge, Medication
@@ -142,7 +142,8 @@ def first_date(resource: Resource, *paths: str) -> datetime | None:
         for part in rest:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, str):
-            moment = parse_fhir_datetime(value)
+            # a date read before is one lookup (`remembered_datetime`); anything else is read (or is no date)
+            moment = remembered_datetime(value) or parse_fhir_datetime(value)
             if moment is not None:
                 return moment
     return None
@@ -162,7 +163,17 @@ def label_of(concept: Any, fallback: str) -> str:
 
 
 def site_text(resource: Resource) -> str | None:
+    """The body sites' texts (`profile(...).text`, i.e. `concept_text`), joined by "; " and cut at 120 characters;
+    None when there is none."""
     sites = resource.get("bodySite")
+    if sites is None:
+        return None
+    # the usual shapes, one CodeableConcept (an Observation's bodySite) or a list of one (a Condition's): its text
+    # alone, as the join of one text reads it
+    if type(sites) is dict:
+        return profile(sites).text[:120] or None
+    if type(sites) is list and len(sites) == 1 and type(site := sites[0]) is dict:
+        return profile(site).text[:120] or None
     if isinstance(sites, dict):
         sites = [sites]
     if not isinstance(sites, list):

@@ -12,10 +12,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from cdshooks.clinical.extract.common import Resource, clinically_active, first_date, label_of, ref, site_text, verified
+from cdshooks.clinical.extract.common import (
+    Resource,
+    cached,
+    clinically_active,
+    first_date,
+    label_of,
+    ref,
+    site_text,
+    verified,
+)
 from cdshooks.clinical.facts import Condition, Symptom
 from cdshooks.clinical.knowledge import Knowledge
-from cdshooks.fhir.codes import ConceptProfile, concept_text, parse_fhir_datetime, profile
+from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile
 
 _STAGE = re.compile(r"\bstage\s*(0|IV|I{1,3})\s*([ABC])?\b|\b(?:AJCC\s*)?(0|IV|I{1,3})([ABC])\b", re.IGNORECASE)
 # "Stage 2A" as EHRs often write it: the arabic stage after the word "stage" (a sub-stage letter may follow)
@@ -69,10 +78,21 @@ def _stage_of(condition: Resource) -> str | None:
         return None
     for stage in stages:
         if isinstance(stage, dict):
-            found = parse_stage(concept_text(stage.get("summary")))
+            found = summary_stage(stage.get("summary"))
             if found:
                 return found
     return None
+
+
+def summary_stage(summary: Any) -> str | None:
+    """`parse_stage(concept_text(summary))`, once per distinct concept: a profile's text is `concept_text` of its
+    concept, and the stage depends on nothing else (the breast cancer's stage summary comes back with every call,
+    and the two regular expressions cost more than the rest of its condition)."""
+    return cached(summary, "parsed-stage", _parsed_stage)
+
+
+def _parsed_stage(read: ConceptProfile) -> str | None:
+    return parse_stage(read.text)
 
 
 def symptom_kinds(kb: Knowledge, concept: Any) -> tuple[str, str] | None:

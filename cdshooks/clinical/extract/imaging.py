@@ -482,12 +482,13 @@ def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | No
     are stable); a code read outside `codes` is matched as `worth_filing` matches it."""
     kept: list[Resource] = []
     bone: dict[int, bool] = {}
+    known = codes.get if codes is not None else _NO_CODES.get  # (looked up once, not per Observation)
     for r in observations:
         if type(r) is not dict:
             return None  # a non-dict (skipped) or a dict subclass: the general path reads them
         if not (r.get("derivedFrom") or r.get("partOf") or r.get("valueString") is not None
                 or r.get("note") is not None):
-            code = codes.get(id(r)) if codes is not None else None
+            code = known(id(r))
             if code is None:
                 if not bone_mets.matches(code_of(r, codes)):
                     continue
@@ -508,6 +509,9 @@ def _filed_fast(observations: tuple[Resource, ...], codes: ObservationCodes | No
         elif state in PRELIMINARY:
             return None  # counts only without a final version on record: the general path checks them
     return kept
+
+
+_NO_CODES: ObservationCodes = {}  # (never filled)
 
 
 @dataclass(slots=True)
@@ -703,7 +707,7 @@ def _report_result(kb: Knowledge, item: _Report, names: dict[str, str | None] | 
             observed.append(observation_result(kb, observation))
         site = site or site_text(observation)
         texts.extend(_observation_text(observation))
-    found = _strongest(observed)
+    found = _strongest(observed) if observed else None  # (with a coded conclusion no finding was read)
     if coded is None and found is not None:
         coded, basis = found, "observation"
     label = _label(_short_name(kb, item.procedure, report.get("code"), item.modality, names), item.when)
@@ -720,9 +724,10 @@ def extract_bone_pathology(kb: Knowledge, reports: tuple[Resource, ...]) -> list
     for report in reports:
         if not isinstance(report, dict) or not verified(report) or status(report) not in FINAL:
             continue
-        if not any(category.matches_codings(c) for c in concepts(report.get("category"))):
-            continue
+        # the conclusion first: most reports have none, or one that is not a bone metastasis (both pure checks)
         if not any(bone_mets.matches(c) for c in concepts(report.get("conclusionCode"))):
+            continue
+        if not any(category.matches_codings(c) for c in concepts(report.get("category"))):
             continue
         when = _effective(report)
         out.append(Condition(label_of(report.get("code"), "Pathology report"), when, ref(report),

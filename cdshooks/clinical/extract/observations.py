@@ -211,7 +211,8 @@ def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, 
     string unit and no comparator, else `_lab_value`), the date (a remembered effectiveDateTime), the
     interpretation (a list whose first concept has one coding whose code `flags` lists under the same system: the
     first flag found, as `_interpretation` answers; else `_interpretation`; `flags` is `coded_flags(kb)`, read once
-    per call by the caller), the reference range (`_range_flag`)."""
+    per call by the caller), the reference range (the usual first range compared here, as `_range_flag` does; any
+    other shape by `_range_flag_of`)."""
     quantity = observation.get("valueQuantity")
     if (type(quantity) is dict and type(value := quantity.get("value")) is float and isfinite(value)
             and type(unit := quantity.get("unit")) is str and unit and "comparator" not in quantity):
@@ -220,10 +221,12 @@ def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, 
         value, unit, comparator = _lab_value(observation)
     effective = observation.get("effectiveDateTime")  # the usual place: read without the general walk
     when = remembered_datetime(effective) if type(effective) is str else None
-    if when is None and isinstance(effective, str):
-        when = parse_fhir_datetime(effective)
     if when is None:
-        when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+        if isinstance(effective, str):
+            when = parse_fhir_datetime(effective)
+        if when is None:
+            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant",
+                              "issued")
     interpretation = observation.get("interpretation")
     if (type(interpretation) is list and interpretation and type(concept := interpretation[0]) is dict
             and type(coding := concept.get("coding")) is list and len(coding) == 1
@@ -234,7 +237,27 @@ def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, 
         flag = None if interpretation is None else _interpretation(kb, observation)
     basis, high = "interpretation", None
     if value is not None:
-        range_flag, high = _range_flag(observation, value, unit)
+        ranges = observation.get("referenceRange")
+        # the usual range, as `_range_flag` reads it (`range_flag` stays "" for any other shape)
+        range_flag: str | None = ""
+        if type(ranges) is list and ranges and type(bounds := ranges[0]) is dict:
+            upper, lower = bounds.get("high"), bounds.get("low")
+            low = None
+            if ((upper is None or (type(upper) is dict and type(high := upper.get("value")) is float
+                                   and isfinite(high) and upper.get("unit") == unit))
+                    and (lower is None or (type(lower) is dict and type(low := lower.get("value")) is float
+                                           and isfinite(low) and lower.get("unit") == unit))
+                    and (upper is not None or lower is not None)):
+                if high is not None and value > high:
+                    range_flag = "high"
+                elif low is not None and value < low:
+                    range_flag = "low"
+                else:
+                    range_flag = "normal"
+            else:
+                high = None
+        if range_flag == "":
+            range_flag, high = _range_flag_of(ranges, value, unit)
         if comparator and range_flag is not None and (comparator[:1], range_flag) in {(">", "low"), ("<", "high")}:
             range_flag = None  # ">60" against a low limit of 90 says neither low nor normal
         if flag is None and range_flag is not None:
@@ -243,9 +266,19 @@ def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, 
         basis = "none"
         if kind == "alp" and value is not None and unit.lower() in ALP_UNITS:
             flag, basis = ("high" if value > alp_uln else "normal"), "fallback-limit"
-    # `ref(observation)` and the constructor's arguments by position: cheaper, the same fact
-    return LabResult(kind, when, value, unit, flag, basis, high,
-                     f"{observation.get('resourceType', '?')}/{observation.get('id', '?')}", comparator)
+    # the fact as `LabResult(...)` builds it (`quick_init`: its fields in order, LAB_FIELDS), without the call
+    lab = _new(LabResult)
+    _set(lab, "__dict__", {"kind": kind, "when": when, "value": value, "unit": unit, "flag": flag, "basis": basis,
+                           "reference_high": high,
+                           "source": f"{observation.get('resourceType', '?')}/{observation.get('id', '?')}",
+                           "comparator": comparator})
+    return lab
+
+
+LAB_FIELDS = ("kind", "when", "value", "unit", "flag", "basis", "reference_high", "source", "comparator")
+"""The LabResult fields `lab_result` sets, in the dataclass's order (checked by a test)."""
+_new = object.__new__
+_set = object.__setattr__
 
 
 def receptor_status(kb: Knowledge, observation: Resource) -> str | None:
@@ -294,6 +327,8 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float,
                          codes: ObservationCodes | None = None) -> ObservationFacts:
     out = ObservationFacts()
+    if codes is None:
+        codes = {}
     key = (kb, "observation-kind")
     flags = coded_flags(kb)
     labs = out.labs
@@ -305,10 +340,9 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
         state = observation.get("status")
         if isinstance(state, str) and state in UNUSABLE:
             continue
-        # the code's profile (`code_of`): read once per call, classified once per distinct code
-        code = codes.get(id(observation)) if codes is not None else None
-        if code is None:
-            code = profile(observation.get("code"))
+        # the code's profile: read once per call (kept in `codes` for the imaging extractor), classified once per
+        # distinct code
+        code = codes[id(observation)] = profile(observation.get("code"))
         try:
             found = code.memo[key]
         except KeyError:
