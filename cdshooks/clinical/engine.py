@@ -70,9 +70,8 @@ def _run(rules: tuple[RuleSpec, ...], facts: PatientFacts, knowledge: Knowledge)
         try:
             found = (spec.function(facts, knowledge.parameters, acr=knowledge.acr) if spec.uses_acr
                      else spec.function(facts, knowledge.parameters))
-            allowed = {t.code for t in spec.emits}
             for finding in found:
-                if finding.topic not in allowed:
+                if finding.topic not in spec.topic_codes:
                     raise ValueError(f"emitted undeclared topic {finding.topic!r}")
             findings.extend(found)
         except Exception as exc:

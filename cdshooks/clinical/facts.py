@@ -7,11 +7,10 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
@@ -37,6 +36,35 @@ VISCERAL_SURVEY = "visceral-survey"
 PRELIMINARY = frozenset({"preliminary", "partial"})  # report statuses of a read not yet final
 _STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
                      BoneMetResult.NEGATIVE: Status.NEGATIVE}
+
+
+T = TypeVar("T")
+
+
+class per_call(Generic[T]):
+    """`functools.cached_property` without its lock (Python 3.11 takes an RLock on every first access, about a
+    microsecond, and a call's facts and results are first asked a dozen times): the answer is computed on first
+    access and kept in the instance's `__dict__`, where later lookups find it without calling this descriptor.
+    Facts are built and read by the one request that owns them, so no other thread can race the first access."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> per_call[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> per_call[T] | T:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 # Symptom.kind values of the neurological symptoms (VS_CNS_SYMPTOMS and VS_NEURO_DEFICIT)
@@ -176,7 +204,7 @@ class ImagingResult:
     assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
-    @cached_property
+    @per_call
     def memo(self) -> dict[Any, Any]:
         """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
         value (a new instance, as `replace` builds, starts empty)."""
@@ -346,35 +374,50 @@ class PatientFacts:
 
     # -- lookups the rules share -------------------------------------------------------------------
     # The facts never change once built: what the rules ask again and again is indexed on first use, once per
-    # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
-    @cached_property
+    # call (`per_call` keeps it in the instance's __dict__; `replace` builds a fresh instance).
+    @per_call
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """What the lookups below and the rule helpers derive from the facts, kept for the call (several rules ask
         the same question): keyed by the question's name and every argument or parameter the answer depends on."""
         return {}
 
-    @cached_property
-    def _dated_labs(self) -> dict[str, list[tuple[datetime, LabResult]]]:
-        """Labs dated up to now, by kind, in record order, each with its (present) date."""
-        by_kind: dict[str, list[tuple[datetime, LabResult]]] = {}
+    @per_call
+    def _latest_labs(self) -> dict[str, LabResult]:
+        """Per kind, the latest lab dated up to now (the first in record order among equal dates): one pass, so
+        each `latest_lab` question usually needs only its window checked against this one lab."""
+        latest: dict[str, LabResult] = {}
+        newest: dict[str, datetime] = {}  # the date of each kept lab (typed: a kept lab is dated)
         now = self.now
         for lab in self.labs:
-            if lab.when is not None and lab.when <= now:
-                by_kind.setdefault(lab.kind, []).append((lab.when, lab))
-        return by_kind
+            when = lab.when
+            if when is not None and when <= now:
+                kind = lab.kind
+                if kind not in newest or when > newest[kind]:
+                    newest[kind] = when
+                    latest[kind] = lab
+        return latest
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
+        """The latest lab of `kind` dated up to now and, with `within_days`, inside that window (`within`)."""
         key = ("latest_lab", kind, within_days)
         answers = self.memo
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
-        today = self.now.date()  # `self.within(lab.when, within_days)` with today's date taken once
-        found = [lab for when, lab in self._dated_labs.get(kind, ())
-                 if within_days is None or -1 <= (today - when.date()).days <= within_days]
-        answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
+        latest = self._latest_labs.get(kind)
+        if latest is None or within_days is None or self.within(latest.when, within_days):
+            # the latest of all is in the window: no other lab in it is later, or as late and earlier on record
+            answer = latest
+        else:
+            answer = self._latest_lab_within(kind, within_days)  # an earlier one may be (a window is in days)
         answers[key] = answer
         return answer
+
+    def _latest_lab_within(self, kind: str, within_days: float) -> LabResult | None:
+        """The straightforward search: labs of `kind` dated up to now and within the window, the latest."""
+        found = [lab for lab in self.labs if lab.kind == kind and lab.when is not None and lab.when <= self.now
+                 and self.within(lab.when, within_days)]
+        return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
@@ -397,7 +440,7 @@ class PatientFacts:
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     # Several rules ask for the same moments (now; the start of a therapy line; a scan's date): each answer is
     # worked out once per call and kept in `memo` (the facts never change).
-    @cached_property
+    @per_call
     def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
         """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
         return tuple(sorted((i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None),

@@ -5,10 +5,12 @@ Pure functions of the facts (which carry `now`) and the parameters (clinical-rul
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import compress, pairwise
+from operator import sub
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
@@ -173,14 +175,21 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
     start = doses[0]
     gap = _whole_days(gap_days)
     if gap is not None:  # an oral agent has a dose a day: compare the timedeltas, no division per pair
-        for previous, current in pairwise(doses):
-            if current - previous >= gap:
-                start = current
-        return start
+        restarted = _last_after_gap(doses, gap)
+        return restarted if restarted is not None else start
     for previous, current in pairwise(doses):
         if (current - previous) / _ONE_DAY >= gap_days:
             start = current
     return start
+
+
+def _last_after_gap(doses: list[datetime], gap: timedelta) -> datetime | None:
+    """The last dose that follows the dose before it by at least `gap` (None: no such gap). The differences
+    and comparisons run in C (`map`, `compress`): a daily agent has hundreds of doses and usually no gap."""
+    later = doses[1:]
+    after_gap = compress(later, map(gap.__le__, map(sub, later, doses)))  # current - previous >= gap
+    last = deque(after_gap, maxlen=1)
+    return last[0] if last else None
 
 
 _ONE_DAY = timedelta(days=1)
