@@ -7,6 +7,7 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,7 +106,7 @@ class Symptom:
             return self.subkind == "weakness-focal"
         return self.kind in {"seizure", "visual", "speech"}
 
-    @property
+    @per_call  # several rules ask of each symptom (kept on it: a symptom never changes)
     def spinal_pain(self) -> bool:
         """Back or neck pain (R25): coded as such, or bone pain whose site or name is the spine."""
         if self.kind != "bone-pain":
@@ -223,15 +224,16 @@ class ImagingResult:
         found: Status | None = memo[key]
         return found
 
-    @property
+    # what kind of study this is: asked of each result by nearly every rule, so kept on it once known
+    @per_call
     def is_bone_scan(self) -> bool:
         return self.procedure_class in BONE_SCANS or (self.procedure_class is None and self.modality == "NM")
 
-    @property
+    @per_call
     def is_ct_or_pet(self) -> bool:
         return self.modality in {"CT", "PT"} and not self.is_bone_scan
 
-    @property
+    @per_call
     def is_cross_sectional(self) -> bool:
         return self.modality in {"CT", "PT", "MR"} and not self.is_bone_scan
 
@@ -320,6 +322,10 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
             return False
         return _same_site(_bone_site(earlier), _bone_site(later))
     return False
+
+
+def _when(result: ImagingResult) -> datetime:
+    return known_date(result.when)
 
 
 def _shipped_groups() -> Mapping[str, frozenset[str]]:
@@ -447,8 +453,10 @@ class PatientFacts:
                             key=lambda i: known_date(i.when)))
 
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
-        """Dated results up to `moment` that say something about bone, oldest first."""
-        return [i for i in self._dated_bone_results if known_date(i.when) <= moment]
+        """Dated results up to `moment` that say something about bone, oldest first: a prefix of the sorted
+        results, found by bisection."""
+        dated = self._dated_bone_results
+        return list(dated[:bisect_right(dated, moment, key=_when)])
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""

@@ -27,7 +27,7 @@ class PhraseKey:
     args: frozenset[str] = frozenset()
 
     def __call__(self, **args: Shown) -> Phrase:
-        if set(args) != self.args:
+        if args.keys() != self.args:  # a keys view compares as a set
             raise TypeError(f"phrase {self.key!r} takes {sorted(self.args)}, got {sorted(args)}")
         return Phrase(self.key, tuple(sorted(args.items())))
 

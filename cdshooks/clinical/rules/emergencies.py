@@ -169,8 +169,10 @@ def cord_compression(facts: PatientFacts, params: Params) -> CordPicture | None:
         return None
     deficits = [s for s in facts.recent_symptoms({"weakness", "neuro-deficit"}, params["P_SUSPICION_LOOKBACK_DAYS"])
                 if s.cord_deficit and s.new_onset_known]
+    if not deficits:
+        return None
     pain = [s for s in facts.recent_symptoms({"bone-pain"}, params["P_CORD_PAIN_LOOKBACK_DAYS"]) if s.spinal_pain]
-    if not deficits or not pain:
+    if not pain:
         return None
     mets = bone_mets(facts, params)
     if mets is None:
