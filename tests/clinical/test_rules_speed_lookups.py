@@ -4,13 +4,16 @@ at the edges of a window, missing and future dates, equal dates, several kinds, 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 
 import pytest
 
-from cdshooks.clinical.facts import LabResult, PatientFacts, Therapy
-from cdshooks.clinical.rules.scenario import _ONE_DAY, line_start
+from cdshooks.clinical.evidence import BONE
+from cdshooks.clinical.facts import BONE_SCAN_WB, CT_CAP_IV, ImagingResult, LabResult, PatientFacts, Symptom, Therapy
+from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.rules.scenario import _ONE_DAY, SYSTEMIC, line_start, new_therapy_lines
 
 NOW = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
 ZONES = (UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(hours=5, minutes=30)))
@@ -88,3 +91,65 @@ def test_line_start_is_the_first_dose_after_the_last_gap(seed: int) -> None:
     therapy = Therapy("letrozole", "endocrine", min(doses), max(doses), True, doses=tuple(doses))
     for gap_days in (60, 60.0, 59.5, 1, 0, 28):
         assert line_start(therapy, gap_days) == _plain_line_start(sorted(doses), gap_days), gap_days
+
+
+def _plain_new_therapy_lines(facts: PatientFacts, horizon: float, gap_days: float) -> list[Therapy]:
+    """The definition: each systemic agent's line start (over all its doses), kept when up to now and within."""
+    out = []
+    for therapy in facts.therapies_of(*SYSTEMIC):
+        start = line_start(therapy, gap_days)
+        if start is not None and start <= facts.now and facts.within(start, horizon):
+            out.append(replace(therapy, start=start))
+    return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
+
+
+def _therapy(rng: random.Random, agent: str) -> Therapy:
+    """Doses from years back to past now, daily or weekly runs broken by gaps, dates in several zones."""
+    doses, moment = [], NOW - timedelta(days=rng.choice((0, 5, 90, 179, 180, 181, 182, 183, 184, 400, 900)),
+                                         hours=rng.choice((0, 3, 20)))
+    for _ in range(rng.choice((0, 1, 2, 5, 40, 300))):
+        doses.append(moment.astimezone(rng.choice(ZONES)))
+        moment += timedelta(days=rng.choice((1, 1, 1, 7, 7, 59, 60, 61, 120)), hours=rng.choice((0, 0, -23, 23)))
+    start = rng.choice((min(doses) if doses else None, NOW - timedelta(days=rng.randint(0, 400)), None))
+    return Therapy(agent, rng.choice(SYSTEMIC), start, max(doses) if doses else start, True, doses=tuple(doses))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_new_therapy_lines_are_those_of_the_plain_search(seed: int) -> None:
+    rng = random.Random(seed)
+    therapies = tuple(_therapy(rng, f"agent-{n}") for n in range(rng.choice((1, 2, 4))))
+    facts = PatientFacts(now=NOW.astimezone(rng.choice(ZONES)), therapies=therapies)
+    for horizon in (180, 180.5, 0, -1, 2, float("inf"), float("nan"), 10 ** 9):
+        for gap_days in (90, 60, 60.5, 1):
+            params = {"P_FLARE_EXTENDED_MAX_DAYS": horizon, "P_NEW_THERAPY_GAP_DAYS": gap_days}
+            assert new_therapy_lines(facts, params) == _plain_new_therapy_lines(facts, horizon, gap_days), \
+                (horizon, gap_days)
+
+
+def _plain_bone_results(facts: PatientFacts, moment: datetime) -> list[ImagingResult]:
+    dated = [i for i in facts.imaging if i.when is not None and i.status_of(BONE) is not None]
+    return [i for i in sorted(dated, key=lambda i: i.when or NOW) if (i.when or NOW) <= moment]
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_bone_results_up_to_a_moment_are_the_filtered_ones(seed: int) -> None:
+    rng = random.Random(seed)
+    statuses = (BoneMetResult.POSITIVE, BoneMetResult.NEGATIVE, BoneMetResult.UNKNOWN)
+    imaging = tuple(ImagingResult(f"DiagnosticReport/{n}", f"study {n}", None, "CT", _moment(rng), rng.choice(statuses),
+                                  None) for n in range(rng.choice((0, 1, 3, 9))))
+    facts = PatientFacts(now=NOW, imaging=imaging)
+    moments = [NOW, NOW - timedelta(days=30), NOW + timedelta(days=3)] + [i.when for i in imaging if i.when]
+    for moment in moments:
+        for edge in (moment, moment - timedelta(microseconds=1), moment.astimezone(rng.choice(ZONES))):
+            assert facts._bone_results(edge) == _plain_bone_results(facts, edge)
+
+
+def test_per_call_answers_are_kept_on_the_instance_and_not_copied_by_replace() -> None:
+    scan = ImagingResult("DiagnosticReport/1", "scan", BONE_SCAN_WB, "NM", NOW, BoneMetResult.NEGATIVE, None)
+    assert scan.is_bone_scan and not scan.is_cross_sectional and not scan.is_ct_or_pet
+    assert "is_bone_scan" in vars(scan)  # kept
+    ct = replace(scan, procedure_class=CT_CAP_IV, modality="CT")
+    assert not ct.is_bone_scan and ct.is_cross_sectional and ct.is_ct_or_pet  # a new instance asks again
+    assert ct != scan and replace(ct) == ct  # kept answers are not part of the value
+    pain = Symptom("bone-pain", "Pain", NOW, True, site="lumbar spine")
+    assert pain.spinal_pain and not replace(pain, site="left femur").spinal_pain

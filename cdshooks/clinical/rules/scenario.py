@@ -5,6 +5,7 @@ Pure functions of the facts (which carry `now`) and the parameters (clinical-rul
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -208,12 +209,45 @@ def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
     """Systemic agents whose current line started within the extended flare window (newest first); each
     returned Therapy carries that line's start."""
     horizon, gap = params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"]
+    since = _window_floor(facts.now, horizon)
     out = []
     for therapy in facts.therapies_of(*SYSTEMIC):
-        start = line_start(therapy, gap)
+        start = line_start(therapy, gap) if since is None else _line_start_since(therapy, gap, since)
         if start is not None and start <= facts.now and facts.within(start, horizon):
             out.append(replace(therapy, start=start))
     return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
+
+
+# a local calendar date is at most one day from the UTC date (offsets are under 24 hours): `within` counts the days
+# between two local dates, so an instant this many days more than the window before now is outside the window
+_WINDOW_MARGIN_DAYS = 3
+
+
+def _window_floor(now: datetime, days: float) -> datetime | None:
+    """An instant before which nothing is `within(…, days)` of `now` (None: the window has no such bound)."""
+    try:
+        return now - timedelta(days=days + _WINDOW_MARGIN_DAYS)
+    except (OverflowError, ValueError):  # an infinite, NaN or huge window
+        return None
+
+
+def _line_start_since(therapy: Therapy, gap_days: float, since: datetime) -> datetime | None:
+    """`line_start(therapy, gap_days)` when that start is at or after `since`; None when it is earlier. Only the
+    doses from the one before `since` on are searched for the gap that began the current line: an agent taken
+    daily for years has hundreds of older doses that cannot start a line inside a window."""
+    doses = sorted(therapy.doses)
+    gap = _whole_days(gap_days)
+    if not doses or gap is None:
+        start = line_start(therapy, gap_days)
+        return start if start is not None and start >= since else None
+    first_recent = bisect_left(doses, since)
+    if first_recent == len(doses):
+        return None  # every dose is older, and so is the line's start
+    restarted = _last_after_gap(doses[max(first_recent - 1, 0):], gap)  # every pair that ends at or after `since`
+    if restarted is not None:
+        return restarted  # the last gap of all: no later pair was left out
+    # no gap since: the line began at the first dose, or with a gap before `since`
+    return doses[0] if first_recent == 0 else None
 
 
 def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
