@@ -68,6 +68,9 @@ class per_call(Generic[T]):
         return value
 
 
+# a memo's answer not worked out yet (None is an answer)
+_NOT_ASKED: Any = object()
+
 # Symptom.kind values of the neurological symptoms (VS_CNS_SYMPTOMS and VS_NEURO_DEFICIT)
 CNS_SYMPTOM_KINDS = frozenset({"headache", "seizure", "weakness", "visual", "speech"})
 # how a symptom's date was known: an onset (onsetDateTime/Period/Age/String), an observation's effective time, the
@@ -217,12 +220,18 @@ class ImagingResult:
         A result built without assertions (a unit test, an old extractor path) is read from its bone result."""
         if not self.assertions:
             return _STATUS_OF_RESULT.get(self.result) if region == BONE else None
+        if region == BONE:
+            return self._bone_status_asserted
         memo = self.memo  # the rules ask each result again and again (supersession, evidence, discordance)
         key = ("status_of", region)
-        if key not in memo:
-            memo[key] = strongest([a.status for a in self.assertions if a.region == region])
-        found: Status | None = memo[key]
+        found: Status | None = memo.get(key, _NOT_ASKED)
+        if found is _NOT_ASKED:
+            found = memo[key] = strongest([a.status for a in self.assertions if a.region == region])
         return found
+
+    @per_call  # the question asked most (supersession, evidence, discordance): kept as an attribute
+    def _bone_status_asserted(self) -> Status | None:
+        return strongest([a.status for a in self.assertions if a.region == BONE])
 
     # what kind of study this is: asked of each result by nearly every rule, so kept on it once known
     @per_call
@@ -281,6 +290,7 @@ _SITE_NOISE = frozenset({"left", "right", "bilateral", "the", "of", "and", "in",
                          "proximal", "distal", "mid", "upper", "lower", "posterior", "anterior", "body"})
 _RESPONSE = frozenset({Change.DECREASED, Change.SCLEROTIC_CHANGE})
 _METASTATIC = frozenset({Status.METASTATIC})
+_SUPERSEDABLE = frozenset({Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE})
 _METASTATIC_OR_SUSPICIOUS = frozenset({Status.METASTATIC, Status.SUSPICIOUS})
 
 
@@ -311,7 +321,7 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     evidence can be superseded."""
     if later.when is None or earlier.when is None or later.when <= earlier.when or later.source == earlier.source:
         return False
-    if earlier.status_of(BONE) not in {Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE}:
+    if earlier.status_of(BONE) not in _SUPERSEDABLE:
         return False
     status = later.status_of(BONE)
     if status is Status.BENIGN:

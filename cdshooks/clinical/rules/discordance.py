@@ -66,8 +66,10 @@ Pair = tuple[ImagingResult, Assertion, ImagingResult]
 def _pairs(facts: PatientFacts, window: float,
            pick: Callable[[ImagingResult], Assertion | None]) -> list[Pair]:
     """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first."""
+    negatives = negative_bone_scans(facts)
+    if not negatives:
+        return []  # nothing to pair with: no study needs picking
     studies = facts.imaging_before_now()
-    negatives = [s for s in studies if is_negative_bone_scan(s)]
     pairs: list[Pair] = []
     for study in studies:
         assertion = pick(study)
@@ -76,6 +78,15 @@ def _pairs(facts: PatientFacts, window: float,
         pairs.extend((study, assertion, n) for n in negatives
                      if n.when is not None and days_between(study.when, n.when) <= window)
     return sorted(pairs, key=_newest, reverse=True)
+
+
+def negative_bone_scans(facts: PatientFacts) -> tuple[ImagingResult, ...]:
+    """Bone scans negative for bone up to now, oldest first (once per call: R08 asks twice, R09 once)."""
+    key = ("negative_bone_scans",)
+    found: tuple[ImagingResult, ...] | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = tuple([s for s in facts.imaging_before_now() if is_negative_bone_scan(s)])
+    return found
 
 
 def _newest(pair: Pair) -> datetime:
@@ -141,7 +152,7 @@ def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Find
     window, while CT/PET-CT or ALP point to bone disease."""
     if facts.breast_cancer is None:
         return []
-    scans = [s for s in facts.imaging_before_now() if is_negative_bone_scan(s)]
+    scans = negative_bone_scans(facts)
     chemo = facts.therapies_of("chemotherapy")
     for scan in reversed(scans):
         if scan.when is None:

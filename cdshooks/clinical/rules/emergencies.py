@@ -308,7 +308,6 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
     albumins = [a for a in facts.labs if a.kind == "albumin" and a.when is not None and lab.when is not None
                 and abs((a.when.date() - lab.when.date()).days) <= pairing and _albumin_gdl(a) is not None]
     albumin = max(albumins, key=lambda a: known_date(a.when)) if albumins else None
-    shown_total = _measured(lab, "calcium")
     if albumin is not None and value is not None:
         albumin_gdl = _albumin_gdl(albumin) or 0.0
         corrected = value + 0.8 * (4.0 - albumin_gdl)
@@ -319,7 +318,8 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
         against = LAB_UPPER_LIMIT() if limit is not None else DEFAULT_LIMIT(**_default_limit(params))
         primary, converted = _fmt(corrected, molar)
         kind = CALCIUM_KIND["calcium-corrected"]()
-        how = CORRECTED_FOR_ALBUMIN(total=shown_total, albumin=f"{albumin.value:g} {albumin.unit}", against=against)
+        how = CORRECTED_FOR_ALBUMIN(total=_measured(lab, "calcium"), albumin=f"{albumin.value:g} {albumin.unit}",
+                                    against=against)
         return CalciumReading(lab, MEASURED(what=kind, value=WITH_CONVERSION(value=primary, converted=converted)),
                               how, MEASURED(what=kind, value=primary))
     if lab.flag == "high":

@@ -52,10 +52,14 @@ def bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     return found
 
 
+_BONE_SCAN_REGIONS = frozenset({BONE, UNSPECIFIED})
+_BONE_REGION = frozenset({BONE})
+
+
 def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     if result.assertions:
-        regions = {BONE, UNSPECIFIED} if result.is_bone_scan else {BONE}
-        return tuple(a for a in result.assertions if a.region in regions)
+        regions = _BONE_SCAN_REGIONS if result.is_bone_scan else _BONE_REGION
+        return tuple([a for a in result.assertions if a.region in regions])
     status = result.status_of(BONE)
     if status is None:
         return ()

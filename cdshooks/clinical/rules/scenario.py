@@ -256,7 +256,7 @@ def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
 
 
 def days_between(a: datetime, b: datetime) -> int:
-    return abs(round((a - b) / timedelta(days=1)))
+    return abs(round((a - b) / _ONE_DAY))
 
 
 def calendar_days(later: datetime, earlier: datetime) -> int:
