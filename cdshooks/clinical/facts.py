@@ -127,6 +127,11 @@ class Symptom:
         return self.kind in {"weakness", "neuro-deficit"}
 
 
+_LAB_NAMES = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
+              "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
+              "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
+
+
 @quick_init
 @dataclass(frozen=True)
 class LabResult:
@@ -143,9 +148,7 @@ class LabResult:
 
     @property
     def label(self) -> str:
-        names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
-                 "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
-                 "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
+        names = _LAB_NAMES
         value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
@@ -436,7 +439,10 @@ class PatientFacts:
         return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
-        return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
+        """Active symptoms of these kinds dated `within` the window (today's date taken once)."""
+        today = self.now.date()
+        return [s for s in self.symptoms if s.kind in kinds and s.active and s.onset is not None
+                and -1 <= (today - s.onset.date()).days <= within_days]
 
     def therapies_of(self, *classes: str) -> list[Therapy]:
         return [t for t in self.therapies if t.drug_class in classes]

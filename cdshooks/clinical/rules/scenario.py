@@ -15,6 +15,7 @@ from operator import sub
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
+from cdshooks.clinical.frozen import quick_init
 from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
 
 Params = Mapping[str, float]
@@ -28,6 +29,7 @@ SYSTEMIC = ("chemotherapy", "her2", "endocrine", "cdk46")
 LFT_KINDS = ("alt", "ast", "bilirubin")
 
 
+@quick_init  # built once per call, but on every order call
 @dataclass(frozen=True)
 class Suspicion:
     """Why metastases are suspected now (R01 #3); empty when nothing points that way."""
@@ -69,10 +71,13 @@ def day(moment: datetime | None) -> Shown:
     return moment if moment else UNKNOWN_DATE()
 
 
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)  # sorts undated symptoms last
+
+
 def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
     """One symptom per kind, the earliest recorded (the same pain often appears as problem and reason)."""
     first: dict[str, Symptom] = {}
-    for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or datetime.max.replace(tzinfo=UTC))):
+    for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or _LAST_MOMENT)):
         first.setdefault(symptom.kind, symptom)
     return list(first.values())
 
@@ -209,10 +214,11 @@ def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
     """Systemic agents whose current line started within the extended flare window (newest first); each
     returned Therapy carries that line's start."""
     horizon, gap = params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"]
-    since = _window_floor(facts.now, horizon)
+    since, whole_gap = _window_floor(facts.now, horizon), _whole_days(gap)
     out = []
     for therapy in facts.therapies_of(*SYSTEMIC):
-        start = line_start(therapy, gap) if since is None else _line_start_since(therapy, gap, since)
+        start = (line_start(therapy, gap) if since is None or whole_gap is None
+                 else _line_start_since(therapy, whole_gap, since))
         if start is not None and start <= facts.now and facts.within(start, horizon):
             out.append(replace(therapy, start=start))
     return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
@@ -231,14 +237,14 @@ def _window_floor(now: datetime, days: float) -> datetime | None:
         return None
 
 
-def _line_start_since(therapy: Therapy, gap_days: float, since: datetime) -> datetime | None:
-    """`line_start(therapy, gap_days)` when that start is at or after `since`; None when it is earlier. Only the
-    doses from the one before `since` on are searched for the gap that began the current line: an agent taken
-    daily for years has hundreds of older doses that cannot start a line inside a window."""
+def _line_start_since(therapy: Therapy, gap: timedelta, since: datetime) -> datetime | None:
+    """`line_start(therapy, gap_days)` (with `gap` its `_whole_days`) when that start is at or after `since`; None
+    when it is earlier. Only the doses from the one before `since` on are searched for the gap that began the
+    current line: an agent taken daily for years has hundreds of older doses that cannot start a line inside a
+    window."""
     doses = sorted(therapy.doses)
-    gap = _whole_days(gap_days)
-    if not doses or gap is None:
-        start = line_start(therapy, gap_days)
+    if not doses:
+        start = therapy.start
         return start if start is not None and start >= since else None
     first_recent = bisect_left(doses, since)
     if first_recent == len(doses):
