@@ -78,9 +78,14 @@ def bone_status(result: ImagingResult) -> Status | None:
 
 
 def bone_changes(result: ImagingResult) -> frozenset[Change]:
-    """Changes against a prior study the result reports for bone (any assertion, or the legacy field)."""
-    changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
-    return frozenset(changes) | (result.changes if not result.assertions else frozenset())
+    """Changes against a prior study the result reports for bone (any assertion, or the legacy field); once per
+    result (flare, recurrence and discordance ask)."""
+    memo = result.memo
+    found: frozenset[Change] | None = memo.get("bone_changes")
+    if found is None:
+        changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
+        found = memo["bone_changes"] = frozenset(changes) | (result.changes if not result.assertions else frozenset())
+    return found
 
 
 def bone_characters(result: ImagingResult, statuses: frozenset[Status] | None = None) -> set[LesionCharacter]:
@@ -105,9 +110,18 @@ def is_negative_bone_scan(result: ImagingResult) -> bool:
 
 def discordant_positive(result: ImagingResult) -> Assertion | None:
     """A CT/PET/MRI bone assertion that stands against a negative bone scan (R08, §7.2): metastatic, or
-    suspicious with a lytic component (the lesions a bone scan misses)."""
+    suspicious with a lytic component (the lesions a bone scan misses). Once per result (R08 asks it of every
+    study, then again through `unresolved_finding`)."""
     if not result.is_cross_sectional:
         return None
+    memo = result.memo
+    if "discordant_positive" not in memo:
+        memo["discordant_positive"] = _discordant_positive(result)
+    found: Assertion | None = memo["discordant_positive"]
+    return found
+
+
+def _discordant_positive(result: ImagingResult) -> Assertion | None:
     for assertion in bone_assertions(result):
         if assertion.status is Status.METASTATIC:
             return assertion

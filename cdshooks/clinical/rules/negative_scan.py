@@ -126,8 +126,11 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
                              suggestions=suggestions, recency=scan.when)]
 
 
+_SEVERAL_SITES = re.compile(r",|;|\band\b")
+
+
 def _several_sites(site: str | None) -> bool:
-    return site is not None and bool(re.search(r",|;|\band\b", site))
+    return site is not None and bool(_SEVERAL_SITES.search(site))
 
 
 @rule(RESULT_HOOKS, emits=(INDETERMINATE,), rank=18)
@@ -162,7 +165,8 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     if not cts:
         return []
     ct = cts[-1]
-    if not (facts.osteopenia or ct.osteopenia):
+    # a later bone scan, MRI or PET answered it: then no reason needs wording
+    if not (facts.osteopenia or ct.osteopenia) or _since(facts, ct, {"NM", "MR", "PT"}):
         return []
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
     pain = facts.recent_symptoms({"bone-pain"}, window)
@@ -170,7 +174,7 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     reasons: list[Shown] = [SINCE(what=s.label, day=s.onset) for s in pain if s.onset]
     if alp is not None and alp.flag == "high":
         reasons.append(alp.label)
-    if not reasons or _since(facts, ct, {"NM", "MR", "PT"}):
+    if not reasons:
         return []
     return [OSTEOPENIA.finding(OsteopeniaValues(ct_study=ct.label, suspicion=Listing(tuple(reasons), "semicolon")),
                                suggestions=("add-bone-scan", "add-fdg-petct"), recency=ct.when)]
