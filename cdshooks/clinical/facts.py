@@ -11,6 +11,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import compress, repeat
+from operator import attrgetter, eq
 from typing import Any, Generic, TypeVar, overload
 
 from cdshooks.clinical.dates import known_date
@@ -337,6 +339,9 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     return False
 
 
+_KIND = attrgetter("kind")
+
+
 def _when(result: ImagingResult) -> datetime:
     return known_date(result.when)
 
@@ -438,6 +443,11 @@ class PatientFacts:
                  and self.within(lab.when, within_days)]
         return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
+    def labs_of(self, kind: str) -> list[LabResult]:
+        """The labs of `kind`, in record order. The kinds are compared in C (`map`, `compress`): a record holds a
+        hundred labs, and a rule wants the few of one kind."""
+        return list(compress(self.labs, map(eq, map(_KIND, self.labs), repeat(kind))))
+
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         """Active symptoms of these kinds dated `within` the window (today's date taken once)."""
         today = self.now.date()
@@ -456,7 +466,7 @@ class PatientFacts:
         if key not in answers:
             answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
                                          and (include_preliminary or i.report_status not in PRELIMINARY)),
-                                        key=lambda i: known_date(i.when)))
+                                        key=_when))
         return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------

@@ -305,7 +305,7 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
     molar = unit.startswith("mmol")
     value = _calcium_mgdl(lab.value, unit)
     pairing = params["P_ALBUMIN_PAIRING_DAYS"]
-    albumins = [a for a in facts.labs if a.kind == "albumin" and a.when is not None and lab.when is not None
+    albumins = [a for a in facts.labs_of("albumin") if a.when is not None and lab.when is not None
                 and abs((a.when.date() - lab.when.date()).days) <= pairing and _albumin_gdl(a) is not None]
     albumin = max(albumins, key=lambda a: known_date(a.when)) if albumins else None
     if albumin is not None and value is not None:

@@ -193,6 +193,8 @@ def _last_after_gap(doses: list[datetime], gap: timedelta) -> datetime | None:
     """The last dose that follows the dose before it by at least `gap` (None: no such gap). The differences
     and comparisons run in C (`map`, `compress`): a daily agent has hundreds of doses and usually no gap."""
     later = doses[1:]
+    if not later or max(map(sub, later, doses)) < gap:
+        return None  # no gap at all (most agents): one pass for the largest difference
     after_gap = compress(later, map(gap.__le__, map(sub, later, doses)))  # current - previous >= gap
     last = deque(after_gap, maxlen=1)
     return last[0] if last else None
@@ -213,7 +215,12 @@ def _whole_days(days: float) -> timedelta | None:
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
     """Systemic agents whose current line started within the extended flare window (newest first); each
     returned Therapy carries that line's start."""
-    horizon, gap = params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"]
+    return therapy_lines_within(facts, params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"])
+
+
+def therapy_lines_within(facts: PatientFacts, horizon: float, gap: float) -> list[Therapy]:
+    """Systemic agents whose current line (`line_start` with `gap` days) started up to now and `within`
+    `horizon` days, newest first; each returned Therapy carries that line's start."""
     since, whole_gap = _window_floor(facts.now, horizon), _whole_days(gap)
     out = []
     for therapy in facts.therapies_of(*SYSTEMIC):
