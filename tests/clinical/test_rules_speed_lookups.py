@@ -11,8 +11,21 @@ from itertools import pairwise
 import pytest
 
 from cdshooks.clinical.evidence import BONE
-from cdshooks.clinical.facts import BONE_SCAN_WB, CT_CAP_IV, ImagingResult, LabResult, PatientFacts, Symptom, Therapy
+from cdshooks.clinical.facts import (
+    BONE_SCAN_WB,
+    BONE_SCANS,
+    CT_CAP_IV,
+    Condition,
+    DraftOrder,
+    ImagingResult,
+    LabResult,
+    PatientFacts,
+    Symptom,
+    Therapy,
+)
+from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.rules.bone_scan_timing import FLARE_WINDOW, FlareWindowValues, flare_window
 from cdshooks.clinical.rules.scenario import _ONE_DAY, SYSTEMIC, line_start, new_therapy_lines
 
 NOW = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
@@ -153,3 +166,45 @@ def test_per_call_answers_are_kept_on_the_instance_and_not_copied_by_replace() -
     assert ct != scan and replace(ct) == ct  # kept answers are not part of the value
     pain = Symptom("bone-pain", "Pain", NOW, True, site="lumbar spine")
     assert pain.spinal_pain and not replace(pain, site="left femur").spinal_pain
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_labs_of_a_kind_are_the_filtered_labs(seed: int) -> None:
+    rng = random.Random(seed)
+    facts = PatientFacts(now=NOW, labs=_labs(rng, rng.choice((0, 1, 7, 40))))
+    for kind in (*KINDS, "bilirubin", ""):
+        found = facts.labs_of(kind)
+        assert found == [lab for lab in facts.labs if lab.kind == kind]
+        assert all(a is b for a, b in zip(found, [lab for lab in facts.labs if lab.kind == kind], strict=True))
+
+
+def _plain_flare_window(facts: PatientFacts, params: dict[str, float]) -> list[Finding]:
+    """R13 at order time as written before: every new therapy line of the extended window, the first (newest)
+    begun `low`..`high` days ago."""
+    scans = [o for o in facts.selected_orders() if o.procedure_class in BONE_SCANS]
+    if facts.breast_cancer is None or not scans or facts.bone_mets_evidence() is None:
+        return []
+    low, high = params["P_FLARE_MIN_DAYS"], params["P_FLARE_MAX_DAYS"]
+    for line in new_therapy_lines(facts, params):
+        age = facts.days_since(line.start)
+        if line.start is not None and age is not None and low <= age <= high:
+            earliest = line.start + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])
+            return [FLARE_WINDOW.finding(
+                FlareWindowValues(order=scans[0].label, agent=line.agent, therapy_start=line.start, days_since=age,
+                                  earliest_date=earliest), orders=scans, recency=line.start)]
+    return []
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_flare_window_finds_the_line_the_extended_window_would(seed: int) -> None:
+    rng = random.Random(seed)
+    therapies = tuple(_therapy(rng, f"agent-{n}") for n in range(rng.choice((1, 2, 4))))
+    order = DraftOrder("ServiceRequest/bs", True, "Bone scan", procedure_class=BONE_SCAN_WB)
+    mets = Condition("Bone metastasis", NOW - timedelta(days=900), "Condition/m")
+    facts = PatientFacts(now=NOW.astimezone(rng.choice(ZONES)), therapies=therapies, orders=(order,),
+                         breast_cancer=Condition("Breast cancer", None, "Condition/b"), bone_mets=(mets,))
+    for high, horizon in ((90, 180), (180, 90), (90, 90), (90.5, 180), (float("nan"), 180), (90, float("nan")),
+                          (float("inf"), 180), (90, float("inf")), (-1, 180)):
+        params = {"P_FLARE_MIN_DAYS": rng.choice((0, 14)), "P_FLARE_MAX_DAYS": high, "P_FLARE_REIMAGE_DAYS": 90,
+                  "P_FLARE_EXTENDED_MAX_DAYS": horizon, "P_NEW_THERAPY_GAP_DAYS": rng.choice((90, 60, 60.5))}
+        assert flare_window(facts, params) == _plain_flare_window(facts, params), (high, horizon)
