@@ -475,8 +475,8 @@ class PatientFacts:
     @per_call
     def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
         """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
-        return tuple(sorted((i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None),
-                            key=lambda i: known_date(i.when)))
+        return tuple(sorted([i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None],
+                            key=_when))
 
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
         """Dated results up to `moment` that say something about bone, oldest first: a prefix of the sorted
@@ -549,4 +549,8 @@ class PatientFacts:
         return BoneMetsEvidence(latest.when, "imaging", f"{latest.label}: {latest.status_of(BONE)}", latest.source)
 
     def selected_orders(self) -> list[DraftOrder]:
-        return [o for o in self.orders if o.selected]
+        return list(self._selected_orders)
+
+    @per_call  # most order rules ask
+    def _selected_orders(self) -> tuple[DraftOrder, ...]:
+        return tuple([o for o in self.orders if o.selected])

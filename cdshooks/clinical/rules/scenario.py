@@ -142,7 +142,7 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
 
     Worked out once per call (the scenario rules and the ratings ask), keyed by the parameters it reads.
     """
-    key = ("scenario_applies", *(params.get(name) for name in _SCENARIO_PARAMS))
+    key = ("scenario_applies", *map(params.get, _SCENARIO_PARAMS))
     found: bool | None = facts.memo.get(key)
     if found is None:
         found = facts.memo[key] = _scenario_applies(facts, params)
