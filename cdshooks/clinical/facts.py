@@ -187,10 +187,10 @@ class Therapy:
 
     def last_dose_before(self, moment: datetime) -> datetime | None:
         """The last exposure on or before `moment`: `moment` itself while a continuous period covers it."""
-        if any(start <= moment <= end for start, end in self.periods):
+        if self.periods and any(start <= moment <= end for start, end in self.periods):
             return moment
-        before = [d for d in self.doses if d <= moment]
-        return before[-1] if before else None
+        # the last dose on record that is not after `moment` (looked for from the end: usually the latest is)
+        return next((dose for dose in reversed(self.doses) if dose <= moment), None)
 
 
 @quick_init

@@ -208,3 +208,22 @@ def test_flare_window_finds_the_line_the_extended_window_would(seed: int) -> Non
         params = {"P_FLARE_MIN_DAYS": rng.choice((0, 14)), "P_FLARE_MAX_DAYS": high, "P_FLARE_REIMAGE_DAYS": 90,
                   "P_FLARE_EXTENDED_MAX_DAYS": horizon, "P_NEW_THERAPY_GAP_DAYS": rng.choice((90, 60, 60.5))}
         assert flare_window(facts, params) == _plain_flare_window(facts, params), (high, horizon)
+
+
+def _plain_last_dose_before(therapy: Therapy, moment: datetime) -> datetime | None:
+    if any(start <= moment <= end for start, end in therapy.periods):
+        return moment
+    before = [d for d in therapy.doses if d <= moment]
+    return before[-1] if before else None
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_last_dose_before_is_the_last_dose_on_record_up_to_the_moment(seed: int) -> None:
+    rng = random.Random(seed)
+    doses = [_moment(rng) or NOW for _ in range(rng.choice((0, 1, 3, 12)))]
+    if rng.random() < 0.5:
+        doses.sort()  # as extracted; the other half keeps record order
+    periods = tuple((d, d + timedelta(days=rng.choice((0, 1, 30)))) for d in doses[:rng.choice((0, 0, 1, 2))])
+    therapy = Therapy("letrozole", "endocrine", None, None, True, doses=tuple(doses), periods=periods)
+    for moment in [NOW, NOW - timedelta(days=30), *doses, *(d + timedelta(days=1) for d in doses)]:
+        assert therapy.last_dose_before(moment) == _plain_last_dose_before(therapy, moment)
