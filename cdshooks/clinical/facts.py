@@ -10,7 +10,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import compress, repeat
 from operator import attrgetter, eq
 from typing import Any, Generic, TypeVar, overload
@@ -340,10 +340,8 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
 
 
 _KIND = attrgetter("kind")
-
-
-def _when(result: ImagingResult) -> datetime:
-    return known_date(result.when)
+# the sort and bisection key of results already filtered to be dated (read in C, no Python call per result)
+_WHEN = attrgetter("when")
 
 
 def _shipped_groups() -> Mapping[str, frozenset[str]]:
@@ -393,8 +391,12 @@ class PatientFacts:
         return None if moment is None else (self.now.date() - moment.date()).days
 
     def within(self, moment: datetime | None, days: float) -> bool:
-        age = self.days_since(moment)
-        return age is not None and -1 <= age <= days
+        """`days_since(moment)` is known and from -1 (a result dated tomorrow in its zone) to `days`."""
+        return moment is not None and -1 <= (self._today - moment.date()).days <= days
+
+    @per_call  # the rules ask `within` a dozen times a call
+    def _today(self) -> date:
+        return self.now.date()
 
     # -- lookups the rules share -------------------------------------------------------------------
     # The facts never change once built: what the rules ask again and again is indexed on first use, once per
@@ -449,8 +451,8 @@ class PatientFacts:
         return list(compress(self.labs, map(eq, map(_KIND, self.labs), repeat(kind))))
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
-        """Active symptoms of these kinds dated `within` the window (today's date taken once)."""
-        today = self.now.date()
+        """Active symptoms of these kinds dated `within` the window."""
+        today = self._today
         return [s for s in self.symptoms if s.kind in kinds and s.active and s.onset is not None
                 and -1 <= (today - s.onset.date()).days <= within_days]
 
@@ -466,7 +468,7 @@ class PatientFacts:
         if key not in answers:
             answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
                                          and (include_preliminary or i.report_status not in PRELIMINARY)),
-                                        key=_when))
+                                        key=_WHEN))
         return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
@@ -476,13 +478,13 @@ class PatientFacts:
     def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
         """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
         return tuple(sorted([i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None],
-                            key=_when))
+                            key=_WHEN))
 
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
         """Dated results up to `moment` that say something about bone, oldest first: a prefix of the sorted
         results, found by bisection."""
         dated = self._dated_bone_results
-        return list(dated[:bisect_right(dated, moment, key=_when)])
+        return list(dated[:bisect_right(dated, moment, key=_WHEN)])
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
