@@ -11,8 +11,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import compress, repeat
-from operator import attrgetter, eq
+from operator import attrgetter
 from typing import Any, Generic, TypeVar, overload
 
 from cdshooks.clinical.dates import known_date
@@ -339,7 +338,6 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     return False
 
 
-_KIND = attrgetter("kind")
 # the sort and bisection key of results already filtered to be dated (read in C, no Python call per result)
 _WHEN = attrgetter("when")
 
@@ -446,9 +444,8 @@ class PatientFacts:
         return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def labs_of(self, kind: str) -> list[LabResult]:
-        """The labs of `kind`, in record order. The kinds are compared in C (`map`, `compress`): a record holds a
-        hundred labs, and a rule wants the few of one kind."""
-        return list(compress(self.labs, map(eq, map(_KIND, self.labs), repeat(kind))))
+        """The labs of `kind`, in record order."""
+        return [lab for lab in self.labs if lab.kind == kind]
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         """Active symptoms of these kinds dated `within` the window."""

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import pytest
 
-from cdshooks.clinical.evidence import BONE
+from cdshooks.clinical.evidence import BONE, UNSPECIFIED, Assertion, Status, strongest
 from cdshooks.clinical.facts import (
     BONE_SCAN_WB,
     BONE_SCANS,
@@ -24,8 +24,9 @@ from cdshooks.clinical.facts import (
     Therapy,
 )
 from cdshooks.clinical.findings import Finding
-from cdshooks.clinical.report_reading import BoneMetResult
+from cdshooks.clinical.report_reading import BoneMetResult, Change
 from cdshooks.clinical.rules.bone_scan_timing import FLARE_WINDOW, FlareWindowValues, flare_window
+from cdshooks.clinical.rules.imaging_evidence import bone_assertions, bone_changes, bone_status
 from cdshooks.clinical.rules.scenario import _ONE_DAY, SYSTEMIC, line_start, new_therapy_lines
 
 NOW = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
@@ -227,3 +228,26 @@ def test_last_dose_before_is_the_last_dose_on_record_up_to_the_moment(seed: int)
     therapy = Therapy("letrozole", "endocrine", None, None, True, doses=tuple(doses), periods=periods)
     for moment in [NOW, NOW - timedelta(days=30), *doses, *(d + timedelta(days=1) for d in doses)]:
         assert therapy.last_dose_before(moment) == _plain_last_dose_before(therapy, moment)
+
+
+def _result(rng: random.Random, n: int) -> ImagingResult:
+    """A result of any kind: bone scan or not, with assertions about bone, no region or organs, or none."""
+    kinds = ((BONE_SCAN_WB, "NM"), (None, "NM"), (CT_CAP_IV, "CT"), (None, "MR"), (None, None))
+    procedure, modality = rng.choice(kinds)
+    regions = (BONE, UNSPECIFIED, "liver", "lung")
+    assertions = tuple(Assertion(rng.choice(regions), rng.choice(list(Status)),
+                                 changes=frozenset(rng.sample(("new-foci", "decreased", "odd"), rng.randint(0, 2))))
+                       for _ in range(rng.choice((0, 0, 1, 2, 3))))
+    changes = frozenset(rng.sample(list(Change), rng.randint(0, 2)))
+    return ImagingResult(f"DiagnosticReport/{n}", "study", procedure, modality, NOW, rng.choice(list(BoneMetResult)),
+                         None, changes=changes, assertions=assertions)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_bone_status_and_changes_are_read_from_the_bone_assertions(seed: int) -> None:
+    rng = random.Random(seed)
+    result = _result(rng, seed)
+    for _ in range(2):  # asked again: the kept answer
+        assert bone_status(result) == strongest([a.status for a in bone_assertions(result)])
+        plain = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
+        assert bone_changes(result) == frozenset(plain) | (result.changes if not result.assertions else frozenset())

@@ -70,6 +70,10 @@ def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
 
 def bone_status(result: ImagingResult) -> Status | None:
     """The strongest status the result asserts about bone (None: it says nothing about bone); once per result."""
+    if not result.assertions or not result.is_bone_scan:
+        # its bone assertions are those `status_of(BONE)` reads (the one made from its fields, or those whose
+        # region is bone): the same strongest status, which the result already keeps
+        return result.status_of(BONE)
     memo = result.memo
     if "bone_status" not in memo:
         memo["bone_status"] = strongest([a.status for a in bone_assertions(result)])
@@ -84,7 +88,7 @@ def bone_changes(result: ImagingResult) -> frozenset[Change]:
     found: frozenset[Change] | None = memo.get("bone_changes")
     if found is None:
         changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
-        found = memo["bone_changes"] = frozenset(changes) | (result.changes if not result.assertions else frozenset())
+        found = memo["bone_changes"] = frozenset(changes) if result.assertions else frozenset(changes) | result.changes
     return found
 
 
