@@ -135,12 +135,15 @@ def _discordant_positive(result: ImagingResult) -> Assertion | None:
     return None
 
 
+_UNRESOLVED = frozenset({Status.INDETERMINATE, Status.SUSPICIOUS})
+
+
 def unresolved_finding(result: ImagingResult) -> Assertion | None:
     """A CT/PET/MRI bone finding that is neither metastatic nor suspicious-lytic nor explained: indeterminate,
     or suspicious without a lytic component. Next to a negative bone scan it needs correlation, not treatment."""
     if not result.is_cross_sectional or discordant_positive(result) is not None:
         return None
-    return next((a for a in bone_assertions(result) if a.status in {Status.INDETERMINATE, Status.SUSPICIOUS}), None)
+    return next((a for a in bone_assertions(result) if a.status in _UNRESOLVED), None)
 
 
 def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[str] | set[str] = frozenset(),
@@ -172,10 +175,13 @@ def visceral_regions(result: ImagingResult) -> set[str]:
     return {a.region for a in result.assertions if a.region not in NOT_VISCERAL and a.status in POSITIVE}
 
 
+_METASTATIC = frozenset({Status.METASTATIC})
+
+
 def at_risk_lesion(result: ImagingResult, established: bool) -> Assertion | None:
     """A bone lesion at a weight-bearing or vertebral site with a described risk (R24, §7.2): the lesion must be
     called metastatic, or suspicious when bone metastasis is already established."""
-    allowed = {Status.METASTATIC, Status.SUSPICIOUS} if established else {Status.METASTATIC}
+    allowed = POSITIVE if established else _METASTATIC
     for assertion in bone_assertions(result):
         if assertion.status in allowed and assertion.features & SITE_FEATURES and assertion.features & RISK_FEATURES:
             return assertion
