@@ -188,8 +188,14 @@ class Therapy:
         """The last exposure on or before `moment`: `moment` itself while a continuous period covers it."""
         if self.periods and any(start <= moment <= end for start, end in self.periods):
             return moment
+        if not self.doses or moment < self._first_dose:
+            return None  # a scan before the agent began (result-time rules ask this of every scan)
         # the last dose on record that is not after `moment` (looked for from the end: usually the latest is)
         return next((dose for dose in reversed(self.doses) if dose <= moment), None)
+
+    @per_call
+    def _first_dose(self) -> datetime:
+        return min(self.doses)
 
 
 @quick_init

@@ -65,13 +65,15 @@ Pair = tuple[ImagingResult, Assertion, ImagingResult]
 
 def _pairs(facts: PatientFacts, window: float,
            pick: Callable[[ImagingResult], Assertion | None]) -> list[Pair]:
-    """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first."""
+    """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first. `pick`
+    reads CT/PET/MRI only (`discordant_positive`, `unresolved_finding`): no other study is offered to it."""
     negatives = negative_bone_scans(facts)
     if not negatives:
         return []  # nothing to pair with: no study needs picking
-    studies = facts.imaging_before_now()
     pairs: list[Pair] = []
-    for study in studies:
+    for study in facts.imaging_before_now():
+        if not study.is_cross_sectional:
+            continue
         assertion = pick(study)
         if assertion is None or study.when is None:
             continue
