@@ -26,7 +26,13 @@ from cdshooks.clinical.facts import (
 from cdshooks.clinical.findings import Finding
 from cdshooks.clinical.report_reading import BoneMetResult, Change
 from cdshooks.clinical.rules.bone_scan_timing import FLARE_WINDOW, FlareWindowValues, flare_window
-from cdshooks.clinical.rules.imaging_evidence import bone_assertions, bone_changes, bone_status
+from cdshooks.clinical.rules.imaging_evidence import (
+    bone_assertions,
+    bone_changes,
+    bone_status,
+    discordant_positive,
+    unresolved_finding,
+)
 from cdshooks.clinical.rules.scenario import _ONE_DAY, SYSTEMIC, line_start, new_therapy_lines
 
 NOW = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
@@ -251,3 +257,11 @@ def test_bone_status_and_changes_are_read_from_the_bone_assertions(seed: int) ->
         assert bone_status(result) == strongest([a.status for a in bone_assertions(result)])
         plain = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
         assert bone_changes(result) == frozenset(plain) | (result.changes if not result.assertions else frozenset())
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_discordance_picks_read_cross_sectional_studies_only(seed: int) -> None:
+    """R08's pairing offers its picks only CT/PET/MRI studies: the picks must find nothing in any other."""
+    result = _result(random.Random(seed), seed)
+    if not result.is_cross_sectional:
+        assert discordant_positive(result) is None and unresolved_finding(result) is None
