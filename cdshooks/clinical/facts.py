@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -412,19 +413,27 @@ class PatientFacts:
         return {}
 
     @per_call
-    def _latest_labs(self) -> dict[str, LabResult]:
-        """Per kind, the latest lab dated up to now (the first in record order among equal dates): one pass, so
-        each `latest_lab` question usually needs only its window checked against this one lab."""
-        latest: dict[str, LabResult] = {}
-        newest: dict[str, datetime] = {}  # the date of each kept lab (typed: a kept lab is dated)
-        now = self.now
+    def _labs_by_kind(self) -> dict[str, list[LabResult]]:
+        """Every lab by kind, in record order: one pass over the record's labs (about a hundred), after which each
+        question about a kind reads only the labs of that kind."""
+        by_kind: defaultdict[str, list[LabResult]] = defaultdict(list)  # read with .get: asking adds no kind
         for lab in self.labs:
+            by_kind[lab.kind].append(lab)
+        return by_kind
+
+    def _latest_of_kind(self, kind: str) -> LabResult | None:
+        """The latest lab of `kind` dated up to now, the first on record among equal dates (once per kind)."""
+        key = ("latest_of_kind", kind)
+        answers = self.memo
+        if key in answers:
+            found: LabResult | None = answers[key]
+            return found
+        latest, newest, now = None, None, self.now
+        for lab in self._labs_by_kind.get(kind, ()):
             when = lab.when
-            if when is not None and when <= now:
-                kind = lab.kind
-                if kind not in newest or when > newest[kind]:
-                    newest[kind] = when
-                    latest[kind] = lab
+            if when is not None and when <= now and (newest is None or when > newest):
+                latest, newest = lab, when
+        answers[key] = latest
         return latest
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
@@ -434,7 +443,7 @@ class PatientFacts:
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
-        latest = self._latest_labs.get(kind)
+        latest = self._latest_of_kind(kind)
         if latest is None or within_days is None or self.within(latest.when, within_days):
             # the latest of all is in the window: no other lab in it is later, or as late and earlier on record
             answer = latest
@@ -445,13 +454,13 @@ class PatientFacts:
 
     def _latest_lab_within(self, kind: str, within_days: float) -> LabResult | None:
         """The straightforward search: labs of `kind` dated up to now and within the window, the latest."""
-        found = [lab for lab in self.labs if lab.kind == kind and lab.when is not None and lab.when <= self.now
+        found = [lab for lab in self._labs_by_kind.get(kind, ()) if lab.when is not None and lab.when <= self.now
                  and self.within(lab.when, within_days)]
         return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def labs_of(self, kind: str) -> list[LabResult]:
         """The labs of `kind`, in record order."""
-        return [lab for lab in self.labs if lab.kind == kind]
+        return list(self._labs_by_kind.get(kind, ()))
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         """Active symptoms of these kinds dated `within` the window."""
