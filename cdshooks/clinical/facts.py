@@ -478,8 +478,9 @@ class PatientFacts:
         key = ("imaging_before_now", include_preliminary)
         answers = self.memo
         if key not in answers:
-            answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
-                                         and (include_preliminary or i.report_status not in PRELIMINARY)),
+            now = self.now
+            answers[key] = tuple(sorted([i for i in self.imaging if i.when is not None and i.when <= now
+                                         and (include_preliminary or i.report_status not in PRELIMINARY)],
                                         key=_WHEN))
         return list(answers[key])
 
@@ -504,8 +505,8 @@ class PatientFacts:
         answers = self.memo
         if key not in answers:
             results = self._bone_results(moment)
-            answers[key] = tuple(r for n, r in enumerate(results) if r.status_of(BONE) in wanted
-                                 and not any(supersedes(later, r) for later in results[n + 1:]))
+            answers[key] = tuple([r for n, r in enumerate(results) if r.status_of(BONE) in wanted
+                                  and not any(supersedes(later, r) for later in results[n + 1:])])
         return list(answers[key])
 
     def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
