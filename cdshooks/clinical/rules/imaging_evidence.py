@@ -109,7 +109,7 @@ def negative_for_bone_metastasis(result: ImagingResult) -> bool:
 
 
 def is_negative_bone_scan(result: ImagingResult) -> bool:
-    return result.is_bone_scan and negative_for_bone_metastasis(result)
+    return result.is_bone_scan and bone_status(result) in NOT_METASTATIC  # `negative_for_bone_metastasis`
 
 
 def discordant_positive(result: ImagingResult) -> Assertion | None:
