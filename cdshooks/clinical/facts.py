@@ -150,12 +150,11 @@ class LabResult:
 
     @property
     def label(self) -> str:
-        names = _LAB_NAMES
         value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
         when = f" on {self.when.date().isoformat()}" if self.when else ""
-        return f"{names.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
+        return f"{_LAB_NAMES.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
 
 
 @quick_init
