@@ -66,13 +66,12 @@ def _with_contrast_risk(findings: list[Finding], facts: PatientFacts, params: Pa
 
 def _run(rules: tuple[RuleSpec, ...], facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
     findings: list[Finding] = []
+    params, acr = knowledge.parameters, knowledge.acr
     for spec in rules:
         try:
-            found = (spec.function(facts, knowledge.parameters, acr=knowledge.acr) if spec.uses_acr
-                     else spec.function(facts, knowledge.parameters))
-            allowed = {t.code for t in spec.emits}
+            found = spec.function(facts, params, acr=acr) if spec.uses_acr else spec.function(facts, params)
             for finding in found:
-                if finding.topic not in allowed:
+                if finding.topic not in spec.topic_codes:
                     raise ValueError(f"emitted undeclared topic {finding.topic!r}")
             findings.extend(found)
         except Exception as exc:

@@ -7,11 +7,13 @@ Built by `cdshooks.clinical.build_facts.build_facts` from the assembled record. 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any
+from datetime import date, datetime, timedelta
+from operator import attrgetter
+from typing import Any, Generic, TypeVar, overload
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.evidence import BONE, Assertion, Status, strongest
@@ -38,6 +40,38 @@ PRELIMINARY = frozenset({"preliminary", "partial"})  # report statuses of a read
 _STATUS_OF_RESULT = {BoneMetResult.POSITIVE: Status.METASTATIC, BoneMetResult.INDETERMINATE: Status.INDETERMINATE,
                      BoneMetResult.NEGATIVE: Status.NEGATIVE}
 
+
+T = TypeVar("T")
+
+
+class per_call(Generic[T]):
+    """`functools.cached_property` without its lock (Python 3.11 takes an RLock on every first access, about a
+    microsecond, and a call's facts and results are first asked a dozen times): the answer is computed on first
+    access and kept in the instance's `__dict__`, where later lookups find it without calling this descriptor.
+    Facts are built and read by the one request that owns them, so no other thread can race the first access."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> per_call[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> per_call[T] | T:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
+# a memo's answer not worked out yet (None is an answer)
+_NOT_ASKED: Any = object()
 
 # Symptom.kind values of the neurological symptoms (VS_CNS_SYMPTOMS and VS_NEURO_DEFICIT)
 CNS_SYMPTOM_KINDS = frozenset({"headache", "seizure", "weakness", "visual", "speech"})
@@ -77,7 +111,7 @@ class Symptom:
             return self.subkind == "weakness-focal"
         return self.kind in {"seizure", "visual", "speech"}
 
-    @property
+    @per_call  # several rules ask of each symptom (kept on it: a symptom never changes)
     def spinal_pain(self) -> bool:
         """Back or neck pain (R25): coded as such, or bone pain whose site or name is the spine."""
         if self.kind != "bone-pain":
@@ -93,6 +127,11 @@ class Symptom:
         """A neurological deficit of cord or cauda equina compression (R25): limb weakness of any kind, sensory
         level or loss, bladder or bowel dysfunction, gait disturbance."""
         return self.kind in {"weakness", "neuro-deficit"}
+
+
+_LAB_NAMES = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
+              "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
+              "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
 
 
 @quick_init
@@ -111,14 +150,11 @@ class LabResult:
 
     @property
     def label(self) -> str:
-        names = {"alp": "ALP", "alt": "ALT", "ast": "AST", "bilirubin": "Bilirubin", "egfr": "eGFR",
-                 "creatinine": "Creatinine", "calcium": "Calcium", "calcium-ionised": "Ionised calcium",
-                 "calcium-corrected": "Corrected calcium", "albumin": "Albumin"}
         value = f"{self.comparator}{self.value:g}" if self.value is not None else "result"
         unit = f" {self.unit}" if self.unit else ""
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
         when = f" on {self.when.date().isoformat()}" if self.when else ""
-        return f"{names.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
+        return f"{_LAB_NAMES.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
 
 
 @quick_init
@@ -150,10 +186,16 @@ class Therapy:
 
     def last_dose_before(self, moment: datetime) -> datetime | None:
         """The last exposure on or before `moment`: `moment` itself while a continuous period covers it."""
-        if any(start <= moment <= end for start, end in self.periods):
+        if self.periods and any(start <= moment <= end for start, end in self.periods):
             return moment
-        before = [d for d in self.doses if d <= moment]
-        return before[-1] if before else None
+        if not self.doses or moment < self._first_dose:
+            return None  # a scan before the agent began (result-time rules ask this of every scan)
+        # the last dose on record that is not after `moment` (looked for from the end: usually the latest is)
+        return next((dose for dose in reversed(self.doses) if dose <= moment), None)
+
+    @per_call
+    def _first_dose(self) -> datetime:
+        return min(self.doses)
 
 
 @quick_init
@@ -176,7 +218,7 @@ class ImagingResult:
     assertions: tuple[Assertion, ...] = ()  # what the result asserts per region (cdshooks.clinical.evidence)
     report_status: str = "final"  # final | amended | corrected | appended | preliminary (FHIR status)
 
-    @cached_property
+    @per_call
     def memo(self) -> dict[Any, Any]:
         """What rule helpers derive from this result, kept on it (e.g. its bone assertions); not part of its
         value (a new instance, as `replace` builds, starts empty)."""
@@ -188,22 +230,29 @@ class ImagingResult:
         A result built without assertions (a unit test, an old extractor path) is read from its bone result."""
         if not self.assertions:
             return _STATUS_OF_RESULT.get(self.result) if region == BONE else None
+        if region == BONE:
+            return self._bone_status_asserted
         memo = self.memo  # the rules ask each result again and again (supersession, evidence, discordance)
         key = ("status_of", region)
-        if key not in memo:
-            memo[key] = strongest([a.status for a in self.assertions if a.region == region])
-        found: Status | None = memo[key]
+        found: Status | None = memo.get(key, _NOT_ASKED)
+        if found is _NOT_ASKED:
+            found = memo[key] = strongest([a.status for a in self.assertions if a.region == region])
         return found
 
-    @property
+    @per_call  # the question asked most (supersession, evidence, discordance): kept as an attribute
+    def _bone_status_asserted(self) -> Status | None:
+        return strongest([a.status for a in self.assertions if a.region == BONE])
+
+    # what kind of study this is: asked of each result by nearly every rule, so kept on it once known
+    @per_call
     def is_bone_scan(self) -> bool:
         return self.procedure_class in BONE_SCANS or (self.procedure_class is None and self.modality == "NM")
 
-    @property
+    @per_call
     def is_ct_or_pet(self) -> bool:
         return self.modality in {"CT", "PT"} and not self.is_bone_scan
 
-    @property
+    @per_call
     def is_cross_sectional(self) -> bool:
         return self.modality in {"CT", "PT", "MR"} and not self.is_bone_scan
 
@@ -251,6 +300,7 @@ _SITE_NOISE = frozenset({"left", "right", "bilateral", "the", "of", "and", "in",
                          "proximal", "distal", "mid", "upper", "lower", "posterior", "anterior", "body"})
 _RESPONSE = frozenset({Change.DECREASED, Change.SCLEROTIC_CHANGE})
 _METASTATIC = frozenset({Status.METASTATIC})
+_SUPERSEDABLE = frozenset({Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE})
 _METASTATIC_OR_SUSPICIOUS = frozenset({Status.METASTATIC, Status.SUSPICIOUS})
 
 
@@ -281,7 +331,7 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
     evidence can be superseded."""
     if later.when is None or earlier.when is None or later.when <= earlier.when or later.source == earlier.source:
         return False
-    if earlier.status_of(BONE) not in {Status.METASTATIC, Status.SUSPICIOUS, Status.INDETERMINATE}:
+    if earlier.status_of(BONE) not in _SUPERSEDABLE:
         return False
     status = later.status_of(BONE)
     if status is Status.BENIGN:
@@ -292,6 +342,10 @@ def supersedes(later: ImagingResult, earlier: ImagingResult) -> bool:
             return False
         return _same_site(_bone_site(earlier), _bone_site(later))
     return False
+
+
+# the sort and bisection key of results already filtered to be dated (read in C, no Python call per result)
+_WHEN = attrgetter("when")
 
 
 def _shipped_groups() -> Mapping[str, frozenset[str]]:
@@ -341,43 +395,77 @@ class PatientFacts:
         return None if moment is None else (self.now.date() - moment.date()).days
 
     def within(self, moment: datetime | None, days: float) -> bool:
-        age = self.days_since(moment)
-        return age is not None and -1 <= age <= days
+        """`days_since(moment)` is known and from -1 (a result dated tomorrow in its zone) to `days`."""
+        return moment is not None and -1 <= (self._today - moment.date()).days <= days
+
+    @per_call  # the rules ask `within` a dozen times a call
+    def _today(self) -> date:
+        return self.now.date()
 
     # -- lookups the rules share -------------------------------------------------------------------
     # The facts never change once built: what the rules ask again and again is indexed on first use, once per
-    # call (`cached_property` keeps it in the instance's __dict__; `replace` builds a fresh instance).
-    @cached_property
+    # call (`per_call` keeps it in the instance's __dict__; `replace` builds a fresh instance).
+    @per_call
     def memo(self) -> dict[tuple[Any, ...], Any]:
         """What the lookups below and the rule helpers derive from the facts, kept for the call (several rules ask
         the same question): keyed by the question's name and every argument or parameter the answer depends on."""
         return {}
 
-    @cached_property
-    def _dated_labs(self) -> dict[str, list[tuple[datetime, LabResult]]]:
-        """Labs dated up to now, by kind, in record order, each with its (present) date."""
-        by_kind: dict[str, list[tuple[datetime, LabResult]]] = {}
-        now = self.now
+    @per_call
+    def _labs_by_kind(self) -> dict[str, list[LabResult]]:
+        """Every lab by kind, in record order: one pass over the record's labs (about a hundred), after which each
+        question about a kind reads only the labs of that kind."""
+        by_kind: defaultdict[str, list[LabResult]] = defaultdict(list)  # read with .get: asking adds no kind
         for lab in self.labs:
-            if lab.when is not None and lab.when <= now:
-                by_kind.setdefault(lab.kind, []).append((lab.when, lab))
+            by_kind[lab.kind].append(lab)
         return by_kind
 
+    def _latest_of_kind(self, kind: str) -> LabResult | None:
+        """The latest lab of `kind` dated up to now, the first on record among equal dates (once per kind)."""
+        key = ("latest_of_kind", kind)
+        answers = self.memo
+        if key in answers:
+            found: LabResult | None = answers[key]
+            return found
+        latest, newest, now = None, None, self.now
+        for lab in self._labs_by_kind.get(kind, ()):
+            when = lab.when
+            if when is not None and when <= now and (newest is None or when > newest):
+                latest, newest = lab, when
+        answers[key] = latest
+        return latest
+
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
+        """The latest lab of `kind` dated up to now and, with `within_days`, inside that window (`within`)."""
         key = ("latest_lab", kind, within_days)
         answers = self.memo
         if key in answers:
             answer: LabResult | None = answers[key]
             return answer
-        today = self.now.date()  # `self.within(lab.when, within_days)` with today's date taken once
-        found = [lab for when, lab in self._dated_labs.get(kind, ())
-                 if within_days is None or -1 <= (today - when.date()).days <= within_days]
-        answer = max(found, key=lambda lab: known_date(lab.when)) if found else None
+        latest = self._latest_of_kind(kind)
+        if latest is None or within_days is None or self.within(latest.when, within_days):
+            # the latest of all is in the window: no other lab in it is later, or as late and earlier on record
+            answer = latest
+        else:
+            answer = self._latest_lab_within(kind, within_days)  # an earlier one may be (a window is in days)
         answers[key] = answer
         return answer
 
+    def _latest_lab_within(self, kind: str, within_days: float) -> LabResult | None:
+        """The straightforward search: labs of `kind` dated up to now and within the window, the latest."""
+        found = [lab for lab in self._labs_by_kind.get(kind, ()) if lab.when is not None and lab.when <= self.now
+                 and self.within(lab.when, within_days)]
+        return max(found, key=lambda lab: known_date(lab.when)) if found else None
+
+    def labs_of(self, kind: str) -> list[LabResult]:
+        """The labs of `kind`, in record order."""
+        return list(self._labs_by_kind.get(kind, ()))
+
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
-        return [s for s in self.symptoms if s.kind in kinds and s.active and self.within(s.onset, within_days)]
+        """Active symptoms of these kinds dated `within` the window."""
+        today = self._today
+        return [s for s in self.symptoms if s.kind in kinds and s.active and s.onset is not None
+                and -1 <= (today - s.onset.date()).days <= within_days]
 
     def therapies_of(self, *classes: str) -> list[Therapy]:
         return [t for t in self.therapies if t.drug_class in classes]
@@ -389,23 +477,26 @@ class PatientFacts:
         key = ("imaging_before_now", include_preliminary)
         answers = self.memo
         if key not in answers:
-            answers[key] = tuple(sorted((i for i in self.imaging if i.when is not None and i.when <= self.now
-                                         and (include_preliminary or i.report_status not in PRELIMINARY)),
-                                        key=lambda i: known_date(i.when)))
+            now = self.now
+            answers[key] = tuple(sorted([i for i in self.imaging if i.when is not None and i.when <= now
+                                         and (include_preliminary or i.report_status not in PRELIMINARY)],
+                                        key=_WHEN))
         return list(answers[key])
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     # Several rules ask for the same moments (now; the start of a therapy line; a scan's date): each answer is
     # worked out once per call and kept in `memo` (the facts never change).
-    @cached_property
+    @per_call
     def _dated_bone_results(self) -> tuple[ImagingResult, ...]:
         """Dated results that say something about bone, oldest first (sorted once; filtered per moment)."""
-        return tuple(sorted((i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None),
-                            key=lambda i: known_date(i.when)))
+        return tuple(sorted([i for i in self.imaging if i.when is not None and i.status_of(BONE) is not None],
+                            key=_WHEN))
 
     def _bone_results(self, moment: datetime) -> list[ImagingResult]:
-        """Dated results up to `moment` that say something about bone, oldest first."""
-        return [i for i in self._dated_bone_results if known_date(i.when) <= moment]
+        """Dated results up to `moment` that say something about bone, oldest first: a prefix of the sorted
+        results, found by bisection."""
+        dated = self._dated_bone_results
+        return list(dated[:bisect_right(dated, moment, key=_WHEN)])
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
@@ -413,8 +504,8 @@ class PatientFacts:
         answers = self.memo
         if key not in answers:
             results = self._bone_results(moment)
-            answers[key] = tuple(r for n, r in enumerate(results) if r.status_of(BONE) in wanted
-                                 and not any(supersedes(later, r) for later in results[n + 1:]))
+            answers[key] = tuple([r for n, r in enumerate(results) if r.status_of(BONE) in wanted
+                                  and not any(supersedes(later, r) for later in results[n + 1:])])
         return list(answers[key])
 
     def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
@@ -472,4 +563,8 @@ class PatientFacts:
         return BoneMetsEvidence(latest.when, "imaging", f"{latest.label}: {latest.status_of(BONE)}", latest.source)
 
     def selected_orders(self) -> list[DraftOrder]:
-        return [o for o in self.orders if o.selected]
+        return list(self._selected_orders)
+
+    @per_call  # most order rules ask
+    def _selected_orders(self) -> tuple[DraftOrder, ...]:
+        return tuple([o for o in self.orders if o.selected])

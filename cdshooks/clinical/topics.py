@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, Generic, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -101,6 +101,11 @@ class RuleSpec:
     emits: tuple[Topic[Any], ...]
     rank: int  # evaluation order: lower first (emergencies first, then the ACR rating's own cards)
     uses_acr: bool = False
+    # the codes of `emits`, which the engine checks every finding against (once here, not per call)
+    topic_codes: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topic_codes", frozenset(t.code for t in self.emits))
 
     @property
     def name(self) -> str:

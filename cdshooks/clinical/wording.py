@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Union
 
+from cdshooks.clinical.frozen import quick_init
+
 # the keys rules may use -> the argument names each one hands over
 _DECLARED: dict[str, frozenset[str]] = {}
 
@@ -27,7 +29,7 @@ class PhraseKey:
     args: frozenset[str] = frozenset()
 
     def __call__(self, **args: Shown) -> Phrase:
-        if set(args) != self.args:
+        if args.keys() != self.args:  # a keys view compares as a set
             raise TypeError(f"phrase {self.key!r} takes {sorted(self.args)}, got {sorted(args)}")
         return Phrase(self.key, tuple(sorted(args.items())))
 
@@ -45,6 +47,7 @@ def declared_phrases() -> Mapping[str, frozenset[str]]:
     return dict(_DECLARED)
 
 
+@quick_init  # rules build several per call
 @dataclass(frozen=True)
 class Phrase:
     """A wording of the phrase book, by key, with the values it shows."""
@@ -53,6 +56,7 @@ class Phrase:
     args: tuple[tuple[str, Shown], ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Listing:
     """Several values shown as one: joined the way the phrase book's `join-<style>` entry says."""

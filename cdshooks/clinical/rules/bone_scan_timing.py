@@ -15,8 +15,8 @@ from cdshooks.clinical.rules.scenario import (
     Params,
     known_bone_mets,
     last_chemotherapy,
-    new_therapy_lines,
     renal_impairment,
+    therapy_lines_within,
 )
 from cdshooks.clinical.topics import ORDER_HOOKS, Topic, rule
 
@@ -98,7 +98,11 @@ def flare_window(facts: PatientFacts, params: Params) -> list[Finding]:
     if facts.breast_cancer is None or not scans or not known_bone_mets(facts):
         return []
     low, high = params["P_FLARE_MIN_DAYS"], params["P_FLARE_MAX_DAYS"]
-    for line in new_therapy_lines(facts, params):
+    # the lines `new_therapy_lines` gives, less those begun more than `high` days ago (never in the window below):
+    # a narrower window leaves fewer old doses to search for the gap that began a line
+    horizon = params["P_FLARE_EXTENDED_MAX_DAYS"]
+    lines = therapy_lines_within(facts, high if high <= horizon else horizon, params["P_NEW_THERAPY_GAP_DAYS"])
+    for line in lines:
         age = facts.days_since(line.start)
         if line.start is not None and age is not None and low <= age <= high:
             earliest = line.start + timedelta(days=params["P_FLARE_REIMAGE_DAYS"])

@@ -65,17 +65,30 @@ Pair = tuple[ImagingResult, Assertion, ImagingResult]
 
 def _pairs(facts: PatientFacts, window: float,
            pick: Callable[[ImagingResult], Assertion | None]) -> list[Pair]:
-    """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first."""
-    studies = facts.imaging_before_now()
-    negatives = [s for s in studies if is_negative_bone_scan(s)]
+    """(CT/PET/MRI study, its picked bone assertion, negative bone scan) within the window, newest first. `pick`
+    reads CT/PET/MRI only (`discordant_positive`, `unresolved_finding`): no other study is offered to it."""
+    negatives = negative_bone_scans(facts)
+    if not negatives:
+        return []  # nothing to pair with: no study needs picking
     pairs: list[Pair] = []
-    for study in studies:
+    for study in facts.imaging_before_now():
+        if not study.is_cross_sectional:
+            continue
         assertion = pick(study)
         if assertion is None or study.when is None:
             continue
         pairs.extend((study, assertion, n) for n in negatives
                      if n.when is not None and days_between(study.when, n.when) <= window)
     return sorted(pairs, key=_newest, reverse=True)
+
+
+def negative_bone_scans(facts: PatientFacts) -> tuple[ImagingResult, ...]:
+    """Bone scans negative for bone up to now, oldest first (once per call: R08 asks twice, R09 once)."""
+    key = ("negative_bone_scans",)
+    found: tuple[ImagingResult, ...] | None = facts.memo.get(key)
+    if found is None:
+        found = facts.memo[key] = tuple([s for s in facts.imaging_before_now() if is_negative_bone_scan(s)])
+    return found
 
 
 def _newest(pair: Pair) -> datetime:
@@ -141,7 +154,7 @@ def false_negative_after_chemo(facts: PatientFacts, params: Params) -> list[Find
     window, while CT/PET-CT or ALP point to bone disease."""
     if facts.breast_cancer is None:
         return []
-    scans = [s for s in facts.imaging_before_now() if is_negative_bone_scan(s)]
+    scans = negative_bone_scans(facts)
     chemo = facts.therapies_of("chemotherapy")
     for scan in reversed(scans):
         if scan.when is None:

@@ -28,6 +28,7 @@ class RecurrenceValues(CardValues):
     last_chemo: datetime
 
 
+_TREATED = frozenset({Change.SCLEROTIC_CHANGE, Change.DECREASED})  # a treated lesion's changes
 CLASSIC = Topic("classic-bone-scan-stage-iv", ClassicValues)
 RECURRENCE = Topic("recurrence-after-treated-mets", RecurrenceValues, suggestions=("add-fdg-petct",))
 
@@ -56,7 +57,7 @@ def recurrence_after_treated_mets(facts: PatientFacts, params: Params) -> list[F
     if facts.breast_cancer is None or facts.bone_mets_evidence() is None:
         return []
     treated = [i for i in facts.imaging_before_now()
-               if {Change.SCLEROTIC_CHANGE, Change.DECREASED} & bone_changes(i)]
+               if _TREATED & bone_changes(i)]
     if not treated:
         return []
     chemo = last_chemotherapy(facts)

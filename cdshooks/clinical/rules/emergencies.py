@@ -169,8 +169,10 @@ def cord_compression(facts: PatientFacts, params: Params) -> CordPicture | None:
         return None
     deficits = [s for s in facts.recent_symptoms({"weakness", "neuro-deficit"}, params["P_SUSPICION_LOOKBACK_DAYS"])
                 if s.cord_deficit and s.new_onset_known]
+    if not deficits:
+        return None
     pain = [s for s in facts.recent_symptoms({"bone-pain"}, params["P_CORD_PAIN_LOOKBACK_DAYS"]) if s.spinal_pain]
-    if not deficits or not pain:
+    if not pain:
         return None
     mets = bone_mets(facts, params)
     if mets is None:
@@ -303,10 +305,9 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
     molar = unit.startswith("mmol")
     value = _calcium_mgdl(lab.value, unit)
     pairing = params["P_ALBUMIN_PAIRING_DAYS"]
-    albumins = [a for a in facts.labs if a.kind == "albumin" and a.when is not None and lab.when is not None
+    albumins = [a for a in facts.labs_of("albumin") if a.when is not None and lab.when is not None
                 and abs((a.when.date() - lab.when.date()).days) <= pairing and _albumin_gdl(a) is not None]
     albumin = max(albumins, key=lambda a: known_date(a.when)) if albumins else None
-    shown_total = _measured(lab, "calcium")
     if albumin is not None and value is not None:
         albumin_gdl = _albumin_gdl(albumin) or 0.0
         corrected = value + 0.8 * (4.0 - albumin_gdl)
@@ -317,7 +318,8 @@ def _total(facts: PatientFacts, lab: LabResult, params: Params) -> CalciumReadin
         against = LAB_UPPER_LIMIT() if limit is not None else DEFAULT_LIMIT(**_default_limit(params))
         primary, converted = _fmt(corrected, molar)
         kind = CALCIUM_KIND["calcium-corrected"]()
-        how = CORRECTED_FOR_ALBUMIN(total=shown_total, albumin=f"{albumin.value:g} {albumin.unit}", against=against)
+        how = CORRECTED_FOR_ALBUMIN(total=_measured(lab, "calcium"), albumin=f"{albumin.value:g} {albumin.unit}",
+                                    against=against)
         return CalciumReading(lab, MEASURED(what=kind, value=WITH_CONVERSION(value=primary, converted=converted)),
                               how, MEASURED(what=kind, value=primary))
     if lab.flag == "high":

@@ -52,10 +52,14 @@ def bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     return found
 
 
+_BONE_SCAN_REGIONS = frozenset({BONE, UNSPECIFIED})
+_BONE_REGION = frozenset({BONE})
+
+
 def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
     if result.assertions:
-        regions = {BONE, UNSPECIFIED} if result.is_bone_scan else {BONE}
-        return tuple(a for a in result.assertions if a.region in regions)
+        regions = _BONE_SCAN_REGIONS if result.is_bone_scan else _BONE_REGION
+        return tuple([a for a in result.assertions if a.region in regions])
     status = result.status_of(BONE)
     if status is None:
         return ()
@@ -66,6 +70,10 @@ def _bone_assertions(result: ImagingResult) -> tuple[Assertion, ...]:
 
 def bone_status(result: ImagingResult) -> Status | None:
     """The strongest status the result asserts about bone (None: it says nothing about bone); once per result."""
+    if not result.assertions or not result.is_bone_scan:
+        # its bone assertions are those `status_of(BONE)` reads (the one made from its fields, or those whose
+        # region is bone): the same strongest status, which the result already keeps
+        return result.status_of(BONE)
     memo = result.memo
     if "bone_status" not in memo:
         memo["bone_status"] = strongest([a.status for a in bone_assertions(result)])
@@ -74,9 +82,14 @@ def bone_status(result: ImagingResult) -> Status | None:
 
 
 def bone_changes(result: ImagingResult) -> frozenset[Change]:
-    """Changes against a prior study the result reports for bone (any assertion, or the legacy field)."""
-    changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
-    return frozenset(changes) | (result.changes if not result.assertions else frozenset())
+    """Changes against a prior study the result reports for bone (any assertion, or the legacy field); once per
+    result (flare, recurrence and discordance ask)."""
+    memo = result.memo
+    found: frozenset[Change] | None = memo.get("bone_changes")
+    if found is None:
+        changes = {Change(c) for a in bone_assertions(result) for c in a.changes if c in Change._value2member_map_}
+        found = memo["bone_changes"] = frozenset(changes) if result.assertions else frozenset(changes) | result.changes
+    return found
 
 
 def bone_characters(result: ImagingResult, statuses: frozenset[Status] | None = None) -> set[LesionCharacter]:
@@ -96,14 +109,23 @@ def negative_for_bone_metastasis(result: ImagingResult) -> bool:
 
 
 def is_negative_bone_scan(result: ImagingResult) -> bool:
-    return result.is_bone_scan and negative_for_bone_metastasis(result)
+    return result.is_bone_scan and bone_status(result) in NOT_METASTATIC  # `negative_for_bone_metastasis`
 
 
 def discordant_positive(result: ImagingResult) -> Assertion | None:
     """A CT/PET/MRI bone assertion that stands against a negative bone scan (R08, §7.2): metastatic, or
-    suspicious with a lytic component (the lesions a bone scan misses)."""
+    suspicious with a lytic component (the lesions a bone scan misses). Once per result (R08 asks it of every
+    study, then again through `unresolved_finding`)."""
     if not result.is_cross_sectional:
         return None
+    memo = result.memo
+    if "discordant_positive" not in memo:
+        memo["discordant_positive"] = _discordant_positive(result)
+    found: Assertion | None = memo["discordant_positive"]
+    return found
+
+
+def _discordant_positive(result: ImagingResult) -> Assertion | None:
     for assertion in bone_assertions(result):
         if assertion.status is Status.METASTATIC:
             return assertion
@@ -113,12 +135,15 @@ def discordant_positive(result: ImagingResult) -> Assertion | None:
     return None
 
 
+_UNRESOLVED = frozenset({Status.INDETERMINATE, Status.SUSPICIOUS})
+
+
 def unresolved_finding(result: ImagingResult) -> Assertion | None:
     """A CT/PET/MRI bone finding that is neither metastatic nor suspicious-lytic nor explained: indeterminate,
     or suspicious without a lytic component. Next to a negative bone scan it needs correlation, not treatment."""
     if not result.is_cross_sectional or discordant_positive(result) is not None:
         return None
-    return next((a for a in bone_assertions(result) if a.status in {Status.INDETERMINATE, Status.SUSPICIOUS}), None)
+    return next((a for a in bone_assertions(result) if a.status in _UNRESOLVED), None)
 
 
 def cross_sectional_progression(result: ImagingResult, known_regions: frozenset[str] | set[str] = frozenset(),
@@ -150,10 +175,13 @@ def visceral_regions(result: ImagingResult) -> set[str]:
     return {a.region for a in result.assertions if a.region not in NOT_VISCERAL and a.status in POSITIVE}
 
 
+_METASTATIC = frozenset({Status.METASTATIC})
+
+
 def at_risk_lesion(result: ImagingResult, established: bool) -> Assertion | None:
     """A bone lesion at a weight-bearing or vertebral site with a described risk (R24, §7.2): the lesion must be
     called metastatic, or suspicious when bone metastasis is already established."""
-    allowed = {Status.METASTATIC, Status.SUSPICIOUS} if established else {Status.METASTATIC}
+    allowed = POSITIVE if established else _METASTATIC
     for assertion in bone_assertions(result):
         if assertion.status in allowed and assertion.features & SITE_FEATURES and assertion.features & RISK_FEATURES:
             return assertion

@@ -64,8 +64,14 @@ SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoraci
 
 
 def _latest_bone_scan(facts: PatientFacts) -> ImagingResult | None:
-    scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and bone_status(s) is not None]
-    return scans[-1] if scans else None
+    """The latest bone scan that says something about bone (once per call: three rules ask)."""
+    key = ("latest_bone_scan",)
+    answers = facts.memo
+    if key not in answers:
+        scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and bone_status(s) is not None]
+        answers[key] = scans[-1] if scans else None
+    found: ImagingResult | None = answers[key]
+    return found
 
 
 def _since(facts: PatientFacts, study: ImagingResult, modalities: set[str],
@@ -120,8 +126,11 @@ def visceral_suspicion_after_negative_scan(facts: PatientFacts, params: Params) 
                              suggestions=suggestions, recency=scan.when)]
 
 
+_SEVERAL_SITES = re.compile(r",|;|\band\b")
+
+
 def _several_sites(site: str | None) -> bool:
-    return site is not None and bool(re.search(r",|;|\band\b", site))
+    return site is not None and bool(_SEVERAL_SITES.search(site))
 
 
 @rule(RESULT_HOOKS, emits=(INDETERMINATE,), rank=18)
@@ -156,7 +165,8 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     if not cts:
         return []
     ct = cts[-1]
-    if not (facts.osteopenia or ct.osteopenia):
+    # a later bone scan, MRI or PET answered it: then no reason needs wording
+    if not (facts.osteopenia or ct.osteopenia) or _since(facts, ct, {"NM", "MR", "PT"}):
         return []
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
     pain = facts.recent_symptoms({"bone-pain"}, window)
@@ -164,7 +174,7 @@ def osteopenia_ct_sensitivity(facts: PatientFacts, params: Params) -> list[Findi
     reasons: list[Shown] = [SINCE(what=s.label, day=s.onset) for s in pain if s.onset]
     if alp is not None and alp.flag == "high":
         reasons.append(alp.label)
-    if not reasons or _since(facts, ct, {"NM", "MR", "PT"}):
+    if not reasons:
         return []
     return [OSTEOPENIA.finding(OsteopeniaValues(ct_study=ct.label, suspicion=Listing(tuple(reasons), "semicolon")),
                                suggestions=("add-bone-scan", "add-fdg-petct"), recency=ct.when)]

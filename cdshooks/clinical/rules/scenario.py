@@ -5,13 +5,17 @@ Pure functions of the facts (which carry `now`) and the parameters (clinical-rul
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import compress, pairwise
+from operator import sub
 
 from cdshooks.clinical.dates import known_date
 from cdshooks.clinical.facts import CNS_SYMPTOM_KINDS, PatientFacts, Symptom, Therapy
+from cdshooks.clinical.frozen import quick_init
 from cdshooks.clinical.wording import Listing, Phrase, Shown, phrase_key
 
 Params = Mapping[str, float]
@@ -25,6 +29,7 @@ SYSTEMIC = ("chemotherapy", "her2", "endocrine", "cdk46")
 LFT_KINDS = ("alt", "ast", "bilirubin")
 
 
+@quick_init  # built once per call, but on every order call
 @dataclass(frozen=True)
 class Suspicion:
     """Why metastases are suspected now (R01 #3); empty when nothing points that way."""
@@ -66,10 +71,13 @@ def day(moment: datetime | None) -> Shown:
     return moment if moment else UNKNOWN_DATE()
 
 
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)  # sorts undated symptoms last
+
+
 def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
     """One symptom per kind, the earliest recorded (the same pain often appears as problem and reason)."""
     first: dict[str, Symptom] = {}
-    for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or datetime.max.replace(tzinfo=UTC))):
+    for symptom in sorted(symptoms, key=lambda s: (s.onset is None, s.onset or _LAST_MOMENT)):
         first.setdefault(symptom.kind, symptom)
     return list(first.values())
 
@@ -134,7 +142,7 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
 
     Worked out once per call (the scenario rules and the ratings ask), keyed by the parameters it reads.
     """
-    key = ("scenario_applies", *(params.get(name) for name in _SCENARIO_PARAMS))
+    key = ("scenario_applies", *map(params.get, _SCENARIO_PARAMS))
     found: bool | None = facts.memo.get(key)
     if found is None:
         found = facts.memo[key] = _scenario_applies(facts, params)
@@ -173,14 +181,23 @@ def line_start(therapy: Therapy, gap_days: float) -> datetime | None:
     start = doses[0]
     gap = _whole_days(gap_days)
     if gap is not None:  # an oral agent has a dose a day: compare the timedeltas, no division per pair
-        for previous, current in pairwise(doses):
-            if current - previous >= gap:
-                start = current
-        return start
+        restarted = _last_after_gap(doses, gap)
+        return restarted if restarted is not None else start
     for previous, current in pairwise(doses):
         if (current - previous) / _ONE_DAY >= gap_days:
             start = current
     return start
+
+
+def _last_after_gap(doses: list[datetime], gap: timedelta) -> datetime | None:
+    """The last dose that follows the dose before it by at least `gap` (None: no such gap). The differences
+    and comparisons run in C (`map`, `compress`): a daily agent has hundreds of doses and usually no gap."""
+    later = doses[1:]
+    if not later or max(map(sub, later, doses)) < gap:
+        return None  # no gap at all (most agents): one pass for the largest difference
+    after_gap = compress(later, map(gap.__le__, map(sub, later, doses)))  # current - previous >= gap
+    last = deque(after_gap, maxlen=1)
+    return last[0] if last else None
 
 
 _ONE_DAY = timedelta(days=1)
@@ -198,13 +215,52 @@ def _whole_days(days: float) -> timedelta | None:
 def new_therapy_lines(facts: PatientFacts, params: Params) -> list[Therapy]:
     """Systemic agents whose current line started within the extended flare window (newest first); each
     returned Therapy carries that line's start."""
-    horizon, gap = params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"]
+    return therapy_lines_within(facts, params["P_FLARE_EXTENDED_MAX_DAYS"], params["P_NEW_THERAPY_GAP_DAYS"])
+
+
+def therapy_lines_within(facts: PatientFacts, horizon: float, gap: float) -> list[Therapy]:
+    """Systemic agents whose current line (`line_start` with `gap` days) started up to now and `within`
+    `horizon` days, newest first; each returned Therapy carries that line's start."""
+    since, whole_gap = _window_floor(facts.now, horizon), _whole_days(gap)
     out = []
     for therapy in facts.therapies_of(*SYSTEMIC):
-        start = line_start(therapy, gap)
+        start = (line_start(therapy, gap) if since is None or whole_gap is None
+                 else _line_start_since(therapy, whole_gap, since))
         if start is not None and start <= facts.now and facts.within(start, horizon):
             out.append(replace(therapy, start=start))
     return sorted(out, key=lambda t: t.start or facts.now, reverse=True)
+
+
+# a local calendar date is at most one day from the UTC date (offsets are under 24 hours): `within` counts the days
+# between two local dates, so an instant this many days more than the window before now is outside the window
+_WINDOW_MARGIN_DAYS = 3
+
+
+def _window_floor(now: datetime, days: float) -> datetime | None:
+    """An instant before which nothing is `within(…, days)` of `now` (None: the window has no such bound)."""
+    try:
+        return now - timedelta(days=days + _WINDOW_MARGIN_DAYS)
+    except (OverflowError, ValueError):  # an infinite, NaN or huge window
+        return None
+
+
+def _line_start_since(therapy: Therapy, gap: timedelta, since: datetime) -> datetime | None:
+    """`line_start(therapy, gap_days)` (with `gap` its `_whole_days`) when that start is at or after `since`; None
+    when it is earlier. Only the doses from the one before `since` on are searched for the gap that began the
+    current line: an agent taken daily for years has hundreds of older doses that cannot start a line inside a
+    window."""
+    doses = sorted(therapy.doses)
+    if not doses:
+        start = therapy.start
+        return start if start is not None and start >= since else None
+    first_recent = bisect_left(doses, since)
+    if first_recent == len(doses):
+        return None  # every dose is older, and so is the line's start
+    restarted = _last_after_gap(doses[max(first_recent - 1, 0):], gap)  # every pair that ends at or after `since`
+    if restarted is not None:
+        return restarted  # the last gap of all: no later pair was left out
+    # no gap since: the line began at the first dose, or with a gap before `since`
+    return doses[0] if first_recent == 0 else None
 
 
 def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
@@ -213,7 +269,7 @@ def last_chemotherapy(facts: PatientFacts) -> Therapy | None:
 
 
 def days_between(a: datetime, b: datetime) -> int:
-    return abs(round((a - b) / timedelta(days=1)))
+    return abs(round((a - b) / _ONE_DAY))
 
 
 def calendar_days(later: datetime, earlier: datetime) -> int:
