@@ -43,7 +43,7 @@ def build_facts(record: Record, now: datetime, kb: Knowledge) -> PatientFacts:
         dental_evaluation=medications.dental_evaluation,
         calcium_vitamin_d=medications.calcium_vitamin_d,
         symptoms=(*conditions.symptoms, *observations.symptoms, *order_symptoms),
-        labs=tuple(observations.labs),
+        labs=observations.labs,
         receptors=receptors,
         therapies=tuple(medications.therapies),
         imaging=tuple(extract_imaging(kb, record.of, record.resolve, codes)),

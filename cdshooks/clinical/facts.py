@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
@@ -155,6 +155,77 @@ class LabResult:
         flag = f" ({self.flag})" if self.flag in {"high", "low"} else ""
         when = f" on {self.when.date().isoformat()}" if self.when else ""
         return f"{_LAB_NAMES.get(self.kind, self.kind)} {value}{unit}{flag}{when}"
+
+
+class LabSeries(Sequence[LabResult]):
+    """A record's lab results in record order, each read in full the first time it is asked for.
+
+    A call's record holds about a hundred labs and the rules use a fifth of them (the latest of each kind, every
+    ALP and albumin), so building the facts reads only each lab's kind and date (`add`); the rest of a result
+    (value, unit, flag, ...) is read by `read(source, kind, when)` when the result is first asked for, and kept.
+    It reads as the tuple of its results: iterating, indexing, `len`, `==` and hash are the tuple's."""
+
+    __slots__ = ("_read", "_results", "_sources", "kinds", "whens")
+
+    def __init__(self, read: Callable[[Any, str, datetime | None], LabResult] | None = None) -> None:
+        self.kinds: list[str] = []
+        self.whens: list[datetime | None] = []
+        self._sources: list[Any] = []
+        self._results: list[LabResult | None] = []
+        self._read = read
+
+    @classmethod
+    def of(cls, results: Sequence[LabResult]) -> LabSeries:
+        """The series of results already read (facts built by hand: tests, tools)."""
+        if isinstance(results, LabSeries):
+            return results
+        series = cls()
+        for lab in results:
+            series.kinds.append(lab.kind)
+            series.whens.append(lab.when)
+            series._sources.append(None)
+            series._results.append(lab)
+        return series
+
+    def add(self, kind: str, when: datetime | None, source: Any) -> None:
+        """A lab of `kind` dated `when`, to be read from `source` when first asked for."""
+        self.kinds.append(kind)
+        self.whens.append(when)
+        self._sources.append(source)
+        self._results.append(None)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    @overload
+    def __getitem__(self, index: int) -> LabResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[LabResult, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> LabResult | tuple[LabResult, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        result = self._results[index]
+        if result is None:
+            if self._read is None:
+                raise LookupError("a lab series built without a reader holds only read results")
+            result = self._results[index] = self._read(self._sources[index], self.kinds[index], self.whens[index])
+        return result
+
+    def __iter__(self) -> Iterator[LabResult]:
+        for index in range(len(self.kinds)):
+            yield self[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LabSeries | tuple | list):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"LabSeries({tuple(self)!r})"
 
 
 @quick_init
@@ -372,7 +443,7 @@ class PatientFacts:
     dental_evaluation: bool = False
     calcium_vitamin_d: bool = False
     symptoms: tuple[Symptom, ...] = ()
-    labs: tuple[LabResult, ...] = ()
+    labs: Sequence[LabResult] = ()  # a LabSeries when built from a record (read on demand)
     receptors: tuple[Receptor, ...] = ()
     therapies: tuple[Therapy, ...] = ()
     imaging: tuple[ImagingResult, ...] = ()
@@ -412,28 +483,36 @@ class PatientFacts:
         return {}
 
     @per_call
-    def _labs_by_kind(self) -> dict[str, list[LabResult]]:
-        """Every lab by kind, in record order: one pass over the record's labs (about a hundred), after which each
-        question about a kind reads only the labs of that kind."""
-        by_kind: defaultdict[str, list[LabResult]] = defaultdict(list)  # read with .get: asking adds no kind
-        for lab in self.labs:
-            by_kind[lab.kind].append(lab)
+    def _lab_series(self) -> LabSeries:
+        return LabSeries.of(self.labs)
+
+    @per_call
+    def _labs_by_kind(self) -> dict[str, list[int]]:
+        """The positions of every lab in `labs` by kind, in record order: one pass over the record's labs' kinds
+        (about a hundred), after which each question about a kind reads only the labs of that kind."""
+        by_kind: defaultdict[str, list[int]] = defaultdict(list)  # read with .get: asking adds no kind
+        for index, kind in enumerate(self._lab_series.kinds):
+            by_kind[kind].append(index)
         return by_kind
 
     def _latest_of_kind(self, kind: str) -> LabResult | None:
-        """The latest lab of `kind` dated up to now, the first on record among equal dates (once per kind)."""
+        """The latest lab of `kind` dated up to now, the first on record among equal dates (once per kind). Only
+        that lab is read in full (the dates are known without reading)."""
         key = ("latest_of_kind", kind)
         answers = self.memo
         if key in answers:
             found: LabResult | None = answers[key]
             return found
+        series = self._lab_series
+        whens = series.whens
         latest, newest, now = None, None, self.now
-        for lab in self._labs_by_kind.get(kind, ()):
-            when = lab.when
+        for index in self._labs_by_kind.get(kind, ()):
+            when = whens[index]
             if when is not None and when <= now and (newest is None or when > newest):
-                latest, newest = lab, when
-        answers[key] = latest
-        return latest
+                latest, newest = index, when
+        answer = None if latest is None else series[latest]
+        answers[key] = answer
+        return answer
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
         """The latest lab of `kind` dated up to now and, with `within_days`, inside that window (`within`)."""
@@ -453,13 +532,14 @@ class PatientFacts:
 
     def _latest_lab_within(self, kind: str, within_days: float) -> LabResult | None:
         """The straightforward search: labs of `kind` dated up to now and within the window, the latest."""
-        found = [lab for lab in self._labs_by_kind.get(kind, ()) if lab.when is not None and lab.when <= self.now
+        found = [lab for lab in self.labs_of(kind) if lab.when is not None and lab.when <= self.now
                  and self.within(lab.when, within_days)]
         return max(found, key=lambda lab: known_date(lab.when)) if found else None
 
     def labs_of(self, kind: str) -> list[LabResult]:
-        """The labs of `kind`, in record order."""
-        return list(self._labs_by_kind.get(kind, ()))
+        """The labs of `kind`, in record order (each read in full)."""
+        series = self._lab_series
+        return [series[index] for index in self._labs_by_kind.get(kind, ())]
 
     def recent_symptoms(self, kinds: set[str], within_days: float) -> list[Symptom]:
         """Active symptoms of these kinds dated `within` the window."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from math import isfinite
 from typing import Any
 
@@ -19,7 +21,7 @@ from cdshooks.clinical.extract.common import (
     site_text,
 )
 from cdshooks.clinical.extract.conditions import parse_stage, symptom_kinds
-from cdshooks.clinical.facts import LabResult, Receptor, Symptom
+from cdshooks.clinical.facts import LabResult, LabSeries, Receptor, Symptom
 from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import (
     ConceptProfile,
@@ -41,7 +43,7 @@ UNUSABLE = {"entered-in-error", "cancelled", "registered"}
 
 @dataclass
 class ObservationFacts:
-    labs: list[LabResult] = field(default_factory=list)
+    labs: LabSeries = field(default_factory=LabSeries)
     receptors: list[Receptor] = field(default_factory=list)
     symptoms: list[Symptom] = field(default_factory=list)
     stage: str | None = None
@@ -206,20 +208,14 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
 
 
 def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, flags: CodedFlags) -> LabResult:
-    """The lab fact of an Observation. Every lab of every call is read here, so the usual shapes are read inline
-    and anything else by the general readers: the value (a valueQuantity with a finite float value, a non-empty
-    string unit and no comparator, else `_lab_value`), the date (a remembered effectiveDateTime), the
-    interpretation (a list whose first concept has one coding whose code `flags` lists under the same system: the
-    first flag found, as `_interpretation` answers; else `_interpretation`; `flags` is `coded_flags(kb)`, read once
-    per call by the caller), the reference range (the usual first range compared here, as `_range_flag` does; any
-    other shape by `_range_flag_of`)."""
-    quantity = observation.get("valueQuantity")
-    if (type(quantity) is dict and type(value := quantity.get("value")) is float and isfinite(value)
-            and type(unit := quantity.get("unit")) is str and unit and "comparator" not in quantity):
-        comparator = ""
-    else:
-        value, unit, comparator = _lab_value(observation)
-    effective = observation.get("effectiveDateTime")  # the usual place: read without the general walk
+    """The lab fact of an Observation: its date (`lab_when`) and the rest (`lab_fact`)."""
+    return lab_fact(kb, observation, kind, lab_when(observation), alp_uln, flags)
+
+
+def lab_when(observation: Resource) -> datetime | None:
+    """A lab's date: a remembered effectiveDateTime (the usual place, read without the general walk), else the
+    first of effectiveDateTime, effectivePeriod.start, effectiveInstant and issued."""
+    effective = observation.get("effectiveDateTime")
     when = remembered_datetime(effective) if type(effective) is str else None
     if when is None:
         if isinstance(effective, str):
@@ -227,6 +223,23 @@ def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, 
         if when is None:
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant",
                               "issued")
+    return when
+
+
+def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | None, alp_uln: float,
+             flags: CodedFlags) -> LabResult:
+    """The lab fact of an Observation dated `when` (`lab_when`). The usual shapes are read inline and anything
+    else by the general readers: the value (a valueQuantity with a finite float value, a non-empty string unit and
+    no comparator, else `_lab_value`), the interpretation (a list whose first concept has one coding whose code
+    `flags` lists under the same system: the first flag found, as `_interpretation` answers; else
+    `_interpretation`; `flags` is `coded_flags(kb)`), the reference range (the usual first range compared here, as
+    `_range_flag` does; any other shape by `_range_flag_of`)."""
+    quantity = observation.get("valueQuantity")
+    if (type(quantity) is dict and type(value := quantity.get("value")) is float and isfinite(value)
+            and type(unit := quantity.get("unit")) is str and unit and "comparator" not in quantity):
+        comparator = ""
+    else:
+        value, unit, comparator = _lab_value(observation)
     interpretation = observation.get("interpretation")
     if (type(interpretation) is list and interpretation and type(concept := interpretation[0]) is dict
             and type(coding := concept.get("coding")) is list and len(coding) == 1
@@ -326,11 +339,12 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
 
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float,
                          codes: ObservationCodes | None = None) -> ObservationFacts:
-    out = ObservationFacts()
+    flags = coded_flags(kb)
+    # each lab is dated now and read in full only when a rule asks for it (`LabSeries`)
+    out = ObservationFacts(LabSeries(partial(_read_lab, kb, alp_uln, flags)))
     if codes is None:
         codes = {}
     key = (kb, "observation-kind")
-    flags = coded_flags(kb)
     labs = out.labs
     for observation in observations:
         # `verified` and `status(...) in UNUSABLE` (which holds entered-in-error), read once
@@ -353,7 +367,7 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
             continue
         what, kind = found
         if what == "lab":
-            labs.append(lab_result(kb, observation, kind, alp_uln, flags))
+            labs.add(kind, lab_when(observation), observation)
         elif what == "receptor":
             when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "issued")
             out.receptors.append(Receptor(kind, when, receptor_status(kb, observation), ref(observation)))
@@ -366,3 +380,9 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
                                         site_text(observation), ref(observation), subkind,
                                         "effective" if effective else ("recorded" if when else "none")))
     return out
+
+
+def _read_lab(kb: Knowledge, alp_uln: float, flags: CodedFlags, observation: Resource, kind: str,
+              when: datetime | None) -> LabResult:
+    """`LabSeries`'s reader: the rest of a lab already classified and dated."""
+    return lab_fact(kb, observation, kind, when, alp_uln, flags)

@@ -141,7 +141,7 @@ def _supporting(facts: PatientFacts, scan: ImagingResult, window: float) -> Show
             return SCLEROTIC_SUPPORT(study=study.label)
         if status in POSITIVE:
             return POSITIVE_SUPPORT(study=study.label, status=STATUS_WORD[status]())
-    for lab in sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.flag == "high" and lab.when),
+    for lab in sorted((lab for lab in facts.labs_of("alp") if lab.flag == "high" and lab.when),
                       key=lambda lab: known_date(lab.when), reverse=True):
         if scan.when is not None and days_between(known_date(lab.when), scan.when) <= window:
             return lab.label

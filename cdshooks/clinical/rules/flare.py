@@ -79,7 +79,7 @@ def _improvement(facts: PatientFacts, start: datetime, scan: ImagingResult) -> l
     if any(s.abated is not None and s.abated >= start for s in pain) or (
             pain and not any(s.active for s in pain) and any((s.onset or start) <= start for s in pain)):
         signs.append(PAIN_RESOLVED())
-    alp = sorted((lab for lab in facts.labs if lab.kind == "alp" and lab.when and lab.value is not None),
+    alp = sorted((lab for lab in facts.labs_of("alp") if lab.when and lab.value is not None),
                  key=lambda lab: known_date(lab.when))
     before = [lab for lab in alp if known_date(lab.when) <= start]
     after = [lab for lab in alp if known_date(lab.when) > start]
