@@ -232,8 +232,8 @@ def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | N
     else by the general readers: the value (a valueQuantity with a finite float value, a non-empty string unit and
     no comparator, else `_lab_value`), the interpretation (a list whose first concept has one coding whose code
     `flags` lists under the same system: the first flag found, as `_interpretation` answers; else
-    `_interpretation`; `flags` is `coded_flags(kb)`), the reference range (the usual first range compared here, as
-    `_range_flag` does; any other shape by `_range_flag_of`)."""
+    `_interpretation`; `flags` is `coded_flags(kb)`), the reference range (`_range_flag`). Only the labs a rule asks
+    for are read here (`LabSeries`)."""
     quantity = observation.get("valueQuantity")
     if (type(quantity) is dict and type(value := quantity.get("value")) is float and isfinite(value)
             and type(unit := quantity.get("unit")) is str and unit and "comparator" not in quantity):
@@ -250,27 +250,7 @@ def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | N
         flag = None if interpretation is None else _interpretation(kb, observation)
     basis, high = "interpretation", None
     if value is not None:
-        ranges = observation.get("referenceRange")
-        # the usual range, as `_range_flag` reads it (`range_flag` stays "" for any other shape)
-        range_flag: str | None = ""
-        if type(ranges) is list and ranges and type(bounds := ranges[0]) is dict:
-            upper, lower = bounds.get("high"), bounds.get("low")
-            low = None
-            if ((upper is None or (type(upper) is dict and type(high := upper.get("value")) is float
-                                   and isfinite(high) and upper.get("unit") == unit))
-                    and (lower is None or (type(lower) is dict and type(low := lower.get("value")) is float
-                                           and isfinite(low) and lower.get("unit") == unit))
-                    and (upper is not None or lower is not None)):
-                if high is not None and value > high:
-                    range_flag = "high"
-                elif low is not None and value < low:
-                    range_flag = "low"
-                else:
-                    range_flag = "normal"
-            else:
-                high = None
-        if range_flag == "":
-            range_flag, high = _range_flag_of(ranges, value, unit)
+        range_flag, high = _range_flag(observation, value, unit)
         if comparator and range_flag is not None and (comparator[:1], range_flag) in {(">", "low"), ("<", "high")}:
             range_flag = None  # ">60" against a low limit of 90 says neither low nor normal
         if flag is None and range_flag is not None:
@@ -279,19 +259,8 @@ def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | N
         basis = "none"
         if kind == "alp" and value is not None and unit.lower() in ALP_UNITS:
             flag, basis = ("high" if value > alp_uln else "normal"), "fallback-limit"
-    # the fact as `LabResult(...)` builds it (`quick_init`: its fields in order, LAB_FIELDS), without the call
-    lab = _new(LabResult)
-    _set(lab, "__dict__", {"kind": kind, "when": when, "value": value, "unit": unit, "flag": flag, "basis": basis,
-                           "reference_high": high,
-                           "source": f"{observation.get('resourceType', '?')}/{observation.get('id', '?')}",
-                           "comparator": comparator})
-    return lab
-
-
-LAB_FIELDS = ("kind", "when", "value", "unit", "flag", "basis", "reference_high", "source", "comparator")
-"""The LabResult fields `lab_result` sets, in the dataclass's order (checked by a test)."""
-_new = object.__new__
-_set = object.__setattr__
+    return LabResult(kind, when, value, unit, flag, basis, high,
+                     f"{observation.get('resourceType', '?')}/{observation.get('id', '?')}", comparator)
 
 
 def receptor_status(kb: Knowledge, observation: Resource) -> str | None:
