@@ -170,8 +170,10 @@ def render(template: str, values: Mapping[str, str]) -> str | None:
 
 def fillable(template: str, values: Mapping[str, str]) -> bool:
     """Whether every token of the template has a value (`render` would not give None), without filling it."""
-    parts = _parts(template)
-    return all(values.get(parts[i]) is not None for i in range(1, len(parts), 2))
+    for name in _tokens(template):  # noqa: SIM110 (a loop, not all(<generator>): every call checks every key)
+        if values.get(name) is None:
+            return False
+    return True
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
@@ -179,6 +181,12 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     `fillable` first)."""
     parts = _parts(template)
     return "".join(quote(values.get(part) or "", safe="") if i % 2 else part for i, part in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _tokens(template: str) -> tuple[str, ...]:
+    """The token names of a template, in order (every call checks its templates: listed once)."""
+    return _parts(template)[1::2]
 
 
 @functools.lru_cache(maxsize=256)
