@@ -202,7 +202,30 @@ def copy_json(value: Any) -> Any:
     """A deep copy of parsed JSON (dicts, lists, scalars): about a third of `copy.deepcopy`'s cost, which keeps a
     memo for shared and cyclic objects that parsed JSON never has. Mappings and lists become dicts and lists."""
     if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
+        return _copied_dict(value)
     if isinstance(value, list):
-        return [copy_json(item) for item in value]
+        return _copied_list(value)
     return value
+
+
+# The two halves of `copy_json`, calling each other only for containers: a scalar is taken as it is, without a call.
+def _copied_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            item = _copied_dict(item)
+        elif isinstance(item, list):
+            item = _copied_list(item)
+        out[key] = item
+    return out
+
+
+def _copied_list(value: list[Any]) -> list[Any]:
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = _copied_dict(item)
+        elif isinstance(item, list):
+            item = _copied_list(item)
+        out.append(item)
+    return out
