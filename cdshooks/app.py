@@ -116,12 +116,25 @@ def security_headers(response: Response) -> Response:
     """No MIME sniffing anywhere; clinical answers and analytics are never cached; HSTS over TLS."""
     req: Request = request._get_current_object()  # type: ignore[attr-defined]  # (one context lookup, not five)
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if not has_header(headers, "x-content-type-options"):  # Headers.setdefault, without its KeyError when absent
+        headers.add("X-Content-Type-Options", "nosniff")
     if req.method == "POST" or req.path.startswith("/analytics"):
         headers["Cache-Control"] = "no-store"
-    if req.is_secure or req.headers.get("X-Forwarded-Proto", "").lower() == "https":
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # the X-Forwarded-Proto request header, read from the WSGI environ as werkzeug's EnvironHeaders reads it
+    secure = req.is_secure or req.environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https"
+    if secure and not has_header(headers, "strict-transport-security"):
+        headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def has_header(headers: Headers, lowered: str) -> bool:
+    """Whether a response header is present (`lowered`: its name in lower case), as `name in headers` answers; werkzeug
+    raises and catches a BadRequestKeyError for every absent name, which costs more than the scan of a few headers."""
+    return any(key.lower() == lowered for key, _ in headers)
+
+
+_PRIVATE_NETWORK = "HTTP_" + ACL_REQUEST_HEADER_PRIVATE_NETWORK.upper().replace("-", "_")
+_ORIGIN_LOWER = ACL_ORIGIN.lower()
 
 
 class PlainCors:
@@ -144,9 +157,11 @@ class PlainCors:
 
     def __call__(self, response: Response) -> Response:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ  # request headers as werkzeug's EnvironHeaders reads them, without its absent-key errors
         headers = response.headers
-        if (req.method == "OPTIONS" or req.headers.get("Origin") or ACL_REQUEST_HEADER_PRIVATE_NETWORK in req.headers
-                or type(headers) is not Headers or headers.get(ACL_ORIGIN) or hasattr(response, FLASK_CORS_EVALUATED)):
+        if (req.method == "OPTIONS" or environ.get("HTTP_ORIGIN") or _PRIVATE_NETWORK in environ
+                or type(headers) is not Headers or has_header(headers, _ORIGIN_LOWER)
+                or hasattr(response, FLASK_CORS_EVALUATED)):
             return self.general(response)
         added = self._added.get(req.path)
         if added is None:

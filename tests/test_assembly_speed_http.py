@@ -166,3 +166,40 @@ def test_paths_of_different_cors_resources_keep_their_own_headers() -> None:
                 got = _answer(fast, "GET", path, headers, {})
                 assert got == _answer(general, "GET", path, headers, {}), (path, headers)
     assert {k for k, _ in _answer(fast, "GET", "/b/1", {}, {})[1]} >= {"Access-Control-Allow-Origin", "Vary"}
+
+
+def _security_headers_before(response: Any) -> Any:
+    """`security_headers` as it was written first."""
+    from flask import request
+
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.method == "POST" or request.path.startswith("/analytics"):
+        response.headers["Cache-Control"] = "no-store"
+    if request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def test_security_headers_as_before() -> None:
+    from flask import Response
+
+    from cdshooks.app import has_header, security_headers
+
+    app = Flask(__name__)
+    already = [[], [("X-Content-Type-Options", "sniff-me")], [("x-content-type-options", "nosniff")],
+               [("Strict-Transport-Security", "max-age=1")],
+               [("Cache-Control", "public"), ("cache-control", "max-age=9")],
+               [("STRICT-TRANSPORT-SECURITY", "x"), ("X-Other", "1")]]
+    for method in ("GET", "POST", "OPTIONS", "PUT"):
+        for path in ("/cds-services", "/analytics", "/analytics/overrides", "/healthz", "/x/analytics"):
+            for base in ("http://localhost", "https://localhost"):
+                for forwarded in (None, "https", "HTTPS", "http", "", "https, http"):
+                    headers = {} if forwarded is None else {"X-Forwarded-Proto": forwarded}
+                    for present in already:
+                        with app.test_request_context(path, method=method, base_url=base, headers=headers):
+                            got = security_headers(Response("x", headers=present))
+                            want = _security_headers_before(Response("x", headers=present))
+                            assert got.headers.to_wsgi_list() == want.headers.to_wsgi_list(), (method, path, base,
+                                                                                              forwarded, present)
+    response = Response("x", headers=[("Vary", "Origin")])
+    assert has_header(response.headers, "vary") and not has_header(response.headers, "origin")
