@@ -203,3 +203,49 @@ def test_security_headers_as_before() -> None:
                                                                                               forwarded, present)
     response = Response("x", headers=[("Vary", "Origin")])
     assert has_header(response.headers, "vary") and not has_header(response.headers, "origin")
+
+
+def _read_before(raw: bytes, limit: int) -> Any:
+    """`read_json`'s decoding as it was written first (json.loads with a new decoder per call)."""
+    import json
+
+    from cdshooks.http.body import _reject_constant
+    from cdshooks.protocol.request import RequestProblem
+
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise RequestProblem([("body", f"JSON nested deeper than the parser allows (the limit is {limit} levels)")]) \
+            from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestProblem([("body", f"not valid JSON ({type(exc).__name__})")]) from None
+
+
+BODIES = [b'{"a": 1}', b'\xef\xbb\xbf{"a": 1}', '{"a": "é"}'.encode("utf-16"), '{"a": 1}'.encode("utf-16-le"),
+          '{"a": 1}'.encode("utf-32"), '{"a": 1}'.encode("utf-16-be"), b'{"a": "\xff"}', b'{"a": NaN}',
+          b'{"a": -Infinity}', b'{"a": Infinity}', b'{"a": 1e999}', b'[1, 2', b'"text"', b'null', b'{"a": "\\ud800"}',
+          b'  {"a" : [1, {"b": null}]}  ', b'{"a": 1} x', b'{"a": 1, "a": 2}', b"[" * 5000 + b"]" * 5000, b"\x00",
+          b'{"k": "\xed\xa0\x80"}', b'{"a": 12345678901234567890123, "b": 1.5e-300}']
+
+
+def test_body_decoding_as_before(tmp_path: Path) -> None:
+    from cdshooks.http.body import read_json
+    from cdshooks.protocol.request import RequestProblem
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/d.db", allow_unauthenticated=True,
+                              max_json_depth=10_000))
+    try:
+        for raw in BODIES:
+            try:
+                want: Any = ("ok", _read_before(raw, 10_000))
+            except RequestProblem as exc:
+                want = ("problem", exc.problems)
+            with app.test_request_context("/cds-services/x", method="POST", data=raw,
+                                          content_type="application/json"):
+                try:
+                    got: Any = ("ok", read_json())
+                except RequestProblem as exc:
+                    got = ("problem", exc.problems)
+            assert repr(got) == repr(want), raw[:40]
+    finally:
+        app.extensions["cdshooks"].close()

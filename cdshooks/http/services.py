@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("services", __name__)
 
+# what json.dumps(body, separators=(",", ":")) builds on every call (an encoder holds no state between calls)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 
 def fetch_plan(request: HookRequest, rt: Runtime) -> FetchPlan:
     """How fhirServer may be reached. Authenticated: only the client's registered `fhir_servers` (https unless
@@ -106,7 +109,7 @@ def call(service_id: str) -> Response:
     body = answer.response.to_json()
     _record_issued(rt, service, request, patient_key, context.userId, answer, now)
     _log_call(service, request, 200, started, answer.response, assembly.degraded, [], assembly.fetched)
-    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    return Response(_COMPACT.encode(body), mimetype="application/json")
 
 
 def _record_issued(
@@ -161,6 +164,8 @@ def _log_call(
     unavailable: list[str],
     fetched: list[str] | None = None,
 ) -> None:
+    if not log.isEnabledFor(logging.INFO):  # what log.info checks first, before its fields are gathered
+        return
     log.info(
         "hook call",
         extra={
