@@ -1,13 +1,16 @@
-"""The record is grouped and indexed in one pass over the prefetch (`RecordParts`, used by `assemble`); it must give
-exactly the Record the two-pass reading gave (`bundle_resources` over every Bundle, then `Record.build`), odd FHIR
-included: entries that are not objects, resources without a resourceType or an id, OperationOutcome entries,
-duplicate ids across Bundles, draft orders colliding with prefetch ids, non-Bundle prefetch values, `next` links."""
+"""The record is grouped and indexed in one pass over the prefetch (`RecordParts`, used by `assemble`), with its
+`Type/id` index kept by type then id; it must give exactly the Record the two-pass reading gave (`bundle_resources`
+over every Bundle, then the first `Record.build` with one index by `Type/id` string), and `resolve` must answer what
+that index answered, odd FHIR included: entries that are not objects, resources without a resourceType or an id,
+OperationOutcome entries, duplicate ids across Bundles, "/" in types and ids, draft orders colliding with prefetch
+ids, non-Bundle prefetch values, `next` links."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,19 +25,79 @@ class _Str(str):
     """A str subclass: `bundle_resources` drops it as a resourceType (`type(...) is str`), `Record.build` keeps it."""
 
 
-def _same_record(fast: Record, slow: Record) -> None:
-    """Equal field by field, and the very same resource objects in the same order (identity, not equality)."""
+@dataclass(frozen=True)
+class _RecordBefore:
+    """The Record as it was first written: one index by `Type/id` string."""
+
+    patient_id: str
+    resources: Mapping[str, tuple[Resource, ...]]
+    draft_orders: tuple[Resource, ...]
+    selections: tuple[str, ...]
+    missing: tuple[str, ...]
+    index: dict[str, Resource] = field(compare=False)
+
+    @classmethod
+    def build(cls, patient_id: str, resources: Iterable[Any], draft_orders: Iterable[Any] = (),
+              selections: Iterable[str] = (), missing: Iterable[str] = ()) -> _RecordBefore:
+        by_type: dict[str, list[Resource]] = {}
+        index: dict[str, Resource] = {}
+        for res in resources:
+            if not isinstance(res, dict):
+                continue
+            rtype = res.get("resourceType")
+            if not isinstance(rtype, str) or not rtype or rtype == "OperationOutcome":
+                continue
+            rid = res.get("id")
+            if isinstance(rid, str) and rid:
+                key = f"{rtype}/{rid}"
+                if key in index:
+                    continue
+                index[key] = res
+            by_type.setdefault(rtype, []).append(res)
+        drafts = tuple(d for d in draft_orders if isinstance(d, dict))
+        for d in drafts:
+            rid = d.get("id")
+            rtype = d.get("resourceType")
+            if isinstance(rid, str) and isinstance(rtype, str):
+                index.setdefault(f"{rtype}/{rid}", d)
+        return cls(patient_id, {k: tuple(v) for k, v in by_type.items()}, drafts, tuple(selections), tuple(missing),
+                   index)
+
+    def resolve(self, reference: Any) -> Resource | None:
+        if not reference or not isinstance(reference, str):
+            return None
+        if reference in self.index:
+            return self.index[reference]
+        parts = reference.rstrip("/").split("/")
+        if len(parts) >= 2:
+            return self.index.get(f"{parts[-2]}/{parts[-1]}")
+        return None
+
+
+def _references(slow: _RecordBefore, extra: Iterable[Any] = ()) -> list[Any]:
+    """Every indexed Type/id, and the ways a reference can name it or miss it."""
+    refs: list[Any] = [None, "", "/", "//", "x", 5, ["Patient/p1"], "Patient/", "/p1", "Patient//p1", *extra]
+    for key in slow.index:
+        rtype, _, rid = key.partition("/")
+        refs += [key, f"https://ehr.example/fhir/{key}", f"{key}/", f"{key}//", f"urn:{key}", f"/{key}",
+                 f"{key}/_history/2", f"X/{key}", key.upper(), f"{rtype}/{rid}x", key.rpartition("/")[2],
+                 "/".join(key.split("/")[-2:]), f"a/{key.split('/')[-1]}"]
+    return refs
+
+
+def _same_record(fast: Record, slow: _RecordBefore, extra_refs: Iterable[Any] = ()) -> None:
+    """Equal field by field, the very same resource objects in the same order (identity, not equality), and every
+    reference resolving to the very same resource."""
     assert fast.patient_id == slow.patient_id
     assert list(fast.resources) == list(slow.resources)
     for rtype, kept in slow.resources.items():
         assert type(fast.resources[rtype]) is tuple
         assert [id(r) for r in fast.resources[rtype]] == [id(r) for r in kept], rtype
-    assert list(fast._index) == list(slow._index)
-    assert all(fast._index[key] is res for key, res in slow._index.items())
     assert [id(d) for d in fast.draft_orders] == [id(d) for d in slow.draft_orders]
     assert fast.selections == slow.selections
     assert fast.missing == slow.missing
-    assert fast == slow
+    for ref in _references(slow, extra_refs):
+        assert fast.resolve(ref) is slow.resolve(ref), ref
 
 
 def _two_pass(values: list[Any]) -> list[Any]:
@@ -64,7 +127,9 @@ def _check(values: list[Any], drafts: list[Any] = (), selections: tuple[str, ...
     parts = _one_pass(values)
     assert parts.received == len(listed)
     fast = parts.record("p1", drafts, selections, missing)
-    _same_record(fast, Record.build("p1", listed, drafts, selections, missing))
+    slow = _RecordBefore.build("p1", listed, drafts, selections, missing)
+    _same_record(fast, slow)
+    _same_record(Record.build("p1", listed, drafts, selections, missing), slow)  # the general path too
     return fast
 
 
@@ -134,15 +199,27 @@ def test_non_bundle_values_and_outcomes() -> None:
             [1], {"resourceType": "Patient", "id": "p1", "name": "again"}])
 
 
+def test_the_same_object_twice_is_kept_once() -> None:
+    for res in ({"resourceType": "Condition", "id": "c1"}, {"resourceType": "A/B", "id": "c"},
+                {"resourceType": "A", "id": "B/c"}, {"resourceType": "Condition", "id": _Str("s")}):
+        record = _check([_bundle(_entry(res), _entry(res)), res, _bundle(_entry(res))], [res])
+        assert len(record.of(res["resourceType"])) == 1
+
+
 def test_ids_with_slashes_collide_as_before() -> None:
     # "A/B" + "c" and "A" + "B/c" give the same index key: first wins either way, as before
     _check([_bundle(_entry({"resourceType": "A/B", "id": "c"}), _entry({"resourceType": "A", "id": "B/c"}),
                     _entry({"resourceType": "A", "id": "B/c"}))])
+    _check([_bundle(_entry({"resourceType": "A", "id": "B/c"}), _entry({"resourceType": "A/B", "id": "c"}),
+                    _entry({"resourceType": "B", "id": "c"}), _entry({"resourceType": "A", "id": "c/"}))],
+           [{"resourceType": "A/B", "id": "c"}, {"resourceType": "", "id": ""}, {"resourceType": "B", "id": "c"},
+            {"resourceType": "ServiceRequest", "id": ""}, {"resourceType": "", "id": "x"},
+            {"resourceType": "/", "id": "/"}])
 
 
 _TYPES: list[Any] = ["Observation", "Observation", "Condition", "Medication", "", "OperationOutcome", None, 3,
-                     _Str("Observation"), "Bundle"]
-_IDS: list[Any] = ["a", "b", "c", "a", "", None, 4, "x/y", "d"]
+                     _Str("Observation"), "Bundle", "A/B", "A", "Obs/", "/"]
+_IDS: list[Any] = ["a", "b", "c", "a", "", None, 4, "x/y", "d", "B/c", "c", "/", "x/", "/y", _Str("a"), "a/b/c"]
 
 
 def _odd_resource(rng: random.Random) -> Any:
@@ -247,8 +324,8 @@ def _two_pass_assembly(values: Mapping[str, Any], templates: Mapping[str, Prefet
             fetched.append(key)
         if len(got) > room:
             degraded[key] = "partial (page, entry or budget cap reached)"
-    record = Record.build("p1", resources, drafts, selections, sorted(degraded))
-    return Assembly(record, unavailable, degraded, fetched)
+    record = _RecordBefore.build("p1", resources, drafts, selections, sorted(degraded))
+    return Assembly(record, unavailable, degraded, fetched)  # type: ignore[arg-type]
 
 
 TEMPLATES = {
