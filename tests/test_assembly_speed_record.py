@@ -428,3 +428,42 @@ def test_fillable_lists_tokens_as_render_does() -> None:
                      "no tokens", "{{context.missing}}{{context.patientId}}", ""):
         assert fillable(template, tokens) == _fillable_as_before(template, tokens), template
         assert (render(template, tokens) is None) == (not _fillable_as_before(template, tokens))
+
+
+def _token_values_before(context: Mapping[str, Any]) -> dict[str, str]:
+    """`token_values` as it was written first."""
+    from cdshooks.fhir.prefetch import USER_TOKENS
+
+    values: dict[str, str] = {}
+    for key, value in context.items():
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            values[f"context.{key}"] = str(value)
+    user = context.get("userId")
+    if isinstance(user, str) and "/" in user:
+        rtype, _, rid = user.partition("/")
+        for token, wanted in USER_TOKENS.items():
+            if rtype == wanted and rid:
+                values[token] = rid
+    return values
+
+
+CONTEXTS: list[dict[str, Any]] = [
+    {"patientId": "p1", "userId": "Practitioner/u1"}, {"patientId": "p 1", "userId": "PractitionerRole/r"},
+    {"patientId": 7, "userId": "Patient/p1", "flag": True, "f": 1.5, "n": None, "obj": {}, "lst": []},
+    {"userId": "RelatedPerson/", "encounterId": "e1"}, {"userId": 3}, {}, {"patientId": "", "userId": "x"},
+    {"patientId": _Str("p"), "userId": _Str("Practitioner/u")},
+]
+
+
+def test_token_values_and_prefetch_keys_as_before() -> None:
+    from cdshooks.fhir.prefetch import PREFETCH, has_values
+    from cdshooks.services import BY_ID
+
+    templates = [*PREFETCH.values(), *(spec for service in BY_ID.values() for spec in service.prefetch.values()),
+                 PrefetchKey("Observation?subject={{userPractitionerId}}&x={{context.encounterId}}", False, ""),
+                 PrefetchKey("no tokens at all", True, "")]
+    for context in CONTEXTS:
+        tokens = token_values(context)
+        assert tokens == _token_values_before(context)
+        for spec in templates:
+            assert has_values(spec.tokens, tokens) == _fillable_as_before(spec.template, tokens), spec.template

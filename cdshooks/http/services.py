@@ -12,7 +12,7 @@ from flask import Blueprint, Response
 from cdshooks import pipeline
 from cdshooks.fhir.assemble import FetchPlan, assemble
 from cdshooks.fhir.client import FhirClient
-from cdshooks.http.auth import current_client, current_tenant
+from cdshooks.http.auth import current_client, current_identity
 from cdshooks.http.body import read_json
 from cdshooks.http.errors import operation_outcome, problem
 from cdshooks.protocol.request import HookRequest, parse_request
@@ -121,13 +121,13 @@ def _record_issued(
     if not answer.issued and not answer.ratings:
         return
     version = rt.knowledge_version
-    client = current_client()
+    client, tenant = current_identity()
     who = {
         "knowledge_version": version.version if version else None,
         "knowledge_hash": version.hash if version else None,
         "user_key": (user_id if rt.settings.store_user_ids else rt.store.user_key(user_id)) if user_id else None,
         "client_id": client.issuer if client else None,
-        "tenant": current_tenant(),
+        "tenant": tenant,
     }
     rows: list[IssuedCard | IssuedRating] = [
         IssuedCard(
