@@ -5,12 +5,15 @@ from __future__ import annotations
 import atexit
 import logging
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import requests
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from flask_cors import CORS
+from flask_cors.core import ACL_ORIGIN, ACL_REQUEST_HEADER_PRIVATE_NETWORK, FLASK_CORS_EVALUATED
+from werkzeug.datastructures import Headers
 
 from cdshooks import logs
 from cdshooks.auth.clients import ClientRegistry, load_clients
@@ -88,6 +91,7 @@ def create_app(
         supports_credentials=False,
         max_age=600,
     )
+    remember_plain_cors(app)
     register_error_handlers(app)
     app.after_request(security_headers)
     auth.install(app)
@@ -110,12 +114,76 @@ def cors_origins(settings: Settings) -> list[str]:
 
 def security_headers(response: Response) -> Response:
     """No MIME sniffing anywhere; clinical answers and analytics are never cached; HSTS over TLS."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.method == "POST" or request.path.startswith("/analytics"):
-        response.headers["Cache-Control"] = "no-store"
-    if request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https":
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]  # (one context lookup, not five)
+    headers = response.headers
+    if not has_header(headers, "x-content-type-options"):  # Headers.setdefault, without its KeyError when absent
+        headers.add("X-Content-Type-Options", "nosniff")
+    if req.method == "POST" or req.path.startswith("/analytics"):
+        headers["Cache-Control"] = "no-store"
+    # the X-Forwarded-Proto request header, read from the WSGI environ as werkzeug's EnvironHeaders reads it
+    secure = req.is_secure or req.environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https"
+    if secure and not has_header(headers, "strict-transport-security"):
+        headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def has_header(headers: Headers, lowered: str) -> bool:
+    """Whether a response header is present (`lowered`: its name in lower case), as `name in headers` answers; werkzeug
+    raises and catches a BadRequestKeyError for every absent name, which costs more than the scan of a few headers."""
+    for key, _ in headers:  # noqa: SIM110 (a loop, not any(<generator>): twice per request)
+        if key.lower() == lowered:
+            return True
+    return False
+
+
+_PRIVATE_NETWORK = "HTTP_" + ACL_REQUEST_HEADER_PRIVATE_NETWORK.upper().replace("-", "_")
+_ORIGIN_LOWER = ACL_ORIGIN.lower()
+
+
+class PlainCors:
+    """flask_cors's after-request hook, with what it adds to a *plain* request's answer remembered per path.
+
+    A plain request is the usual hook call: not a preflight (OPTIONS), no `Origin` (or an empty one) and no
+    private-network header, answered with werkzeug `Headers` that carry no CORS header yet. For such a request
+    flask_cors's headers depend only on the configuration and on which of its resources the path matches, so the
+    first plain request of a path runs flask_cors itself and the headers it appended are kept; later plain requests
+    of that path get the very same headers, in the same order, without flask_cors's per-request work (path
+    unquoting, pattern matching, two MultiDicts). Every other request goes to flask_cors. At most `MAX_PATHS` paths
+    are kept (a path is configuration-like: a route and a service id, never patient content); past that, flask_cors
+    answers."""
+
+    MAX_PATHS = 256
+
+    def __init__(self, general: Callable[[Response], Response]) -> None:
+        self.general = general
+        self._added: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def __call__(self, response: Response) -> Response:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ  # request headers as werkzeug's EnvironHeaders reads them, without its absent-key errors
+        headers = response.headers
+        if (req.method == "OPTIONS" or environ.get("HTTP_ORIGIN") or _PRIVATE_NETWORK in environ
+                or type(headers) is not Headers or has_header(headers, _ORIGIN_LOWER)
+                or hasattr(response, FLASK_CORS_EVALUATED)):
+            return self.general(response)
+        added = self._added.get(req.path)
+        if added is None:
+            before = len(headers)
+            answered = self.general(response)
+            if answered is response and response.headers is headers and len(self._added) < self.MAX_PATHS:
+                self._added[req.path] = tuple(headers.items())[before:]  # flask_cors only appends (Headers.add)
+            return answered
+        for key, value in added:
+            headers.add(key, value)
+        return response
+
+
+def remember_plain_cors(app: Flask) -> None:
+    """Put `PlainCors` in place of the after-request hook `CORS(app)` has just registered (left as it is when that
+    hook is not where flask_cors puts it)."""
+    hooks = app.after_request_funcs.get(None, [])
+    if hooks and getattr(hooks[-1], "__name__", "") == "cors_after_request":
+        hooks[-1] = PlainCors(hooks[-1])  # type: ignore[arg-type]  # flask_cors's hook is synchronous
 
 
 def _verifier(settings: Settings, registry: ClientRegistry, store: Store) -> JwtVerifier:

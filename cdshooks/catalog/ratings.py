@@ -43,8 +43,12 @@ class Consult:
 
 
 def unrated(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the resource without earlier Argonaut rating extensions."""
-    updated: dict[str, Any] = copy_json(dict(resource))
+    """A copy of the resource without earlier Argonaut rating extensions.
+
+    Only the top level is new: every caller (here and `cdshooks.catalog.render`) replaces top-level members and never
+    changes a nested object, and an action's JSON is a pruned copy (`Action.to_json`) — so the nested objects are
+    shared with the draft, not copied a first time only to be copied again for the response."""
+    updated: dict[str, Any] = dict(resource)
     kept = [e for e in updated.get("extension", []) if not (isinstance(e, dict) and _rating_url(e.get("url")))]
     if kept:
         updated["extension"] = kept

@@ -34,8 +34,8 @@ from typing import Any
 
 from cdshooks.fhir.allowlist import normalize
 from cdshooks.fhir.client import FetchError, FetchResult, FhirClient, bundle_resources, next_link
-from cdshooks.fhir.prefetch import PrefetchKey, fill, fillable, token_values
-from cdshooks.fhir.record import Record, Resource
+from cdshooks.fhir.prefetch import PrefetchKey, fill, has_values, token_values
+from cdshooks.fhir.record import Record, RecordParts, Resource
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +107,14 @@ def assemble(
     deadline = time.monotonic() + budget
     sent = prefetch or {}
     values = token_values(context)
-    resources: list[Resource] = []
+    # the record is grouped and indexed as the prefetch is read: one pass over the entries (RecordParts)
+    parts = RecordParts()
     to_fetch: dict[str, str] = {}
     to_complete: dict[str, Resource] = {}
     degraded: dict[str, str] = {}
 
     for key, spec in templates.items():
-        if not fillable(spec.template, values):
+        if not has_values(spec.tokens, values):  # fillable(spec.template, values)
             degraded[key] = "template token has no value in this context"
             continue
         if key not in sent:  # a query is filled only when its key has to be fetched
@@ -124,9 +125,9 @@ def assemble(
         if kind == "null":
             continue
         if kind == "resource":
-            resources.append(value)
+            parts.add(value)
         elif kind == "bundle":
-            resources.extend(bundle_resources(value))
+            parts.add_entries(value)
             if next_link(value) is not None:
                 to_complete[key] = value
         else:  # outcome or invalid: the client could not provide it
@@ -136,9 +137,9 @@ def assemble(
     unavailable: list[str] = []
     fetched: list[str] = []
     if to_fetch or to_complete:
-        _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, resources, degraded, unavailable,
+        _run_fetches(plan, executor, deadline, to_fetch, to_complete, templates, parts, degraded, unavailable,
                      fetched, concurrency, gates, max_entries)
-    record = Record.build(patient_id, resources, draft_orders, selections, sorted(degraded))
+    record = parts.record(patient_id, draft_orders, selections, sorted(degraded))
     return Assembly(record, unavailable, degraded, fetched)
 
 
@@ -149,7 +150,7 @@ def _run_fetches(
     to_fetch: dict[str, str],
     to_complete: dict[str, Resource],
     templates: Mapping[str, PrefetchKey],
-    resources: list[Resource],
+    parts: RecordParts,
     degraded: dict[str, str],
     unavailable: list[str],
     fetched: list[str],
@@ -200,7 +201,7 @@ def _run_fetches(
     workers: list[Future[None]] = [executor.submit(worker) for _ in range(slots)]
     wait(workers, timeout=max(0.0, deadline - time.monotonic()) + 0.25)  # reads stop at the deadline
     jobs.clear()  # nothing new starts after the budget
-    total = len(resources)
+    total = parts.received
     for key, mode in [(k, "fetch") for k in to_fetch] + [(k, "pages") for k in to_complete]:
         outcome = outcomes.get(key)
         required = mode == "fetch" and templates[key].required
@@ -222,7 +223,7 @@ def _run_fetches(
                 unavailable.append(key)
             continue
         room = max(0, max_entries - total)
-        resources.extend(result.resources[:room])
+        parts.add_all(result.resources[:room])
         total += min(room, len(result.resources))
         degraded.pop(key, None)
         if mode == "fetch":

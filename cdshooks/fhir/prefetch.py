@@ -21,6 +21,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -65,6 +66,11 @@ class PrefetchKey:
     template: str
     required: bool
     description: str
+
+    @cached_property
+    def tokens(self) -> tuple[str, ...]:
+        """The template's token names (every call checks every key: listed once per key)."""
+        return _tokens(self.template)
 
 
 PATIENT = "{{context.patientId}}"
@@ -148,11 +154,14 @@ USER_TOKENS = {
 }
 
 
+_PRIMITIVES = (str, int)  # a tuple: `str | int` would build a union object at every check
+
+
 def token_values(context: Mapping[str, Any]) -> dict[str, str]:
     """Values for every 2.0 token this context can fill (root-level primitive fields + user tokens)."""
     values: dict[str, str] = {}
     for key, value in context.items():
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, _PRIMITIVES) and not isinstance(value, bool):
             values[f"context.{key}"] = str(value)
     user = context.get("userId")
     if isinstance(user, str) and "/" in user:
@@ -170,8 +179,15 @@ def render(template: str, values: Mapping[str, str]) -> str | None:
 
 def fillable(template: str, values: Mapping[str, str]) -> bool:
     """Whether every token of the template has a value (`render` would not give None), without filling it."""
-    parts = _parts(template)
-    return all(values.get(parts[i]) is not None for i in range(1, len(parts), 2))
+    return has_values(_tokens(template), values)
+
+
+def has_values(tokens: tuple[str, ...], values: Mapping[str, str]) -> bool:
+    """Whether every token has a value (`fillable` of a template whose token names are `tokens`)."""
+    for name in tokens:  # noqa: SIM110 (a loop, not all(<generator>): every call checks every key)
+        if values.get(name) is None:
+            return False
+    return True
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
@@ -179,6 +195,12 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     `fillable` first)."""
     parts = _parts(template)
     return "".join(quote(values.get(part) or "", safe="") if i % 2 else part for i, part in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _tokens(template: str) -> tuple[str, ...]:
+    """The token names of a template, in order (every call checks its templates: listed once)."""
+    return _parts(template)[1::2]
 
 
 @functools.lru_cache(maxsize=256)

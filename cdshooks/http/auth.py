@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from cdshooks.auth.clients import Client
 from cdshooks.auth.jwt_check import AuthError
@@ -34,6 +34,12 @@ def current_client() -> Client | None:
     return client
 
 
+def current_identity() -> tuple[Client | None, str | None]:
+    """`(current_client(), current_tenant())` with one lookup of the request's `g`."""
+    ctx_g = g._get_current_object()
+    return ctx_g.get("cds_client"), ctx_g.get("cds_tenant")
+
+
 def current_tenant() -> str | None:
     """The `tenant` claim of this request's client JWT, when it had one."""
     tenant: str | None = g.get("cds_tenant")
@@ -47,9 +53,11 @@ def unauthorized() -> Response:
 
 
 def authenticate() -> Response | None:
-    g.cds_client = None
-    g.cds_tenant = None
-    if request.method == "OPTIONS" or request.path in OPEN_PATHS:
+    ctx_g = g._get_current_object()  # (one context lookup, not one per use)
+    ctx_g.cds_client = None
+    ctx_g.cds_tenant = None
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if req.method == "OPTIONS" or req.path in OPEN_PATHS:
         return None
     rt = runtime()
     if rt.auth is None:

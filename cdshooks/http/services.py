@@ -12,7 +12,7 @@ from flask import Blueprint, Response
 from cdshooks import pipeline
 from cdshooks.fhir.assemble import FetchPlan, assemble
 from cdshooks.fhir.client import FhirClient
-from cdshooks.http.auth import current_client, current_tenant
+from cdshooks.http.auth import current_client, current_identity
 from cdshooks.http.body import read_json
 from cdshooks.http.errors import operation_outcome, problem
 from cdshooks.protocol.request import HookRequest, parse_request
@@ -24,6 +24,9 @@ from cdshooks.store.store import IssuedCard, IssuedRating
 log = logging.getLogger(__name__)
 
 bp = Blueprint("services", __name__)
+
+# what json.dumps(body, separators=(",", ":")) builds on every call (an encoder holds no state between calls)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def fetch_plan(request: HookRequest, rt: Runtime) -> FetchPlan:
@@ -106,7 +109,7 @@ def call(service_id: str) -> Response:
     body = answer.response.to_json()
     _record_issued(rt, service, request, patient_key, context.userId, answer, now)
     _log_call(service, request, 200, started, answer.response, assembly.degraded, [], assembly.fetched)
-    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    return Response(_COMPACT.encode(body), mimetype="application/json")
 
 
 def _record_issued(
@@ -118,13 +121,13 @@ def _record_issued(
     if not answer.issued and not answer.ratings:
         return
     version = rt.knowledge_version
-    client = current_client()
+    client, tenant = current_identity()
     who = {
         "knowledge_version": version.version if version else None,
         "knowledge_hash": version.hash if version else None,
         "user_key": (user_id if rt.settings.store_user_ids else rt.store.user_key(user_id)) if user_id else None,
         "client_id": client.issuer if client else None,
-        "tenant": current_tenant(),
+        "tenant": tenant,
     }
     rows: list[IssuedCard | IssuedRating] = [
         IssuedCard(
@@ -161,6 +164,8 @@ def _log_call(
     unavailable: list[str],
     fetched: list[str] | None = None,
 ) -> None:
+    if not log.isEnabledFor(logging.INFO):  # what log.info checks first, before its fields are gathered
+        return
     log.info(
         "hook call",
         extra={

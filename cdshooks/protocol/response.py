@@ -32,20 +32,46 @@ _CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union object 
 def prune(value: Any) -> Any:
     """Drop None and empty strings/lists/dicts, recursively."""
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if isinstance(item, _CONTAINERS):
-                item = prune(item)
-                if not item:
-                    continue
-            elif item is None or item == "":
-                continue
-            out[key] = item
-        return out
+        return _pruned_dict(value)
     if isinstance(value, list):
-        items = (prune(v) if isinstance(v, _CONTAINERS) else v for v in value)
-        return [v for v in items if not is_empty(v)]
+        return _pruned_list(value)
     return value
+
+
+# The two halves of `prune`, calling each other directly: a scalar is checked where it stands (no call per value, no
+# generator per list), which makes pruning an action's whole FHIR resource about twice as fast.
+def _pruned_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            item = _pruned_dict(item)
+            if not item:
+                continue
+        elif isinstance(item, list):
+            item = _pruned_list(item)
+            if not item:
+                continue
+        elif item is None or item == "":
+            continue
+        out[key] = item
+    return out
+
+
+def _pruned_list(value: list[Any]) -> list[Any]:
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = _pruned_dict(item)
+            if not item:
+                continue
+        elif isinstance(item, list):
+            item = _pruned_list(item)
+            if not item:
+                continue
+        elif is_empty(item):  # in a list, a scalar equal to [] or {} is dropped too (as `prune` always did)
+            continue
+        out.append(item)
+    return out
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
