@@ -1,5 +1,5 @@
 """Round 5 of the extraction's fast paths (issue 15) answer exactly what the general readings answer, odd data
-included: the lab fact built without its constructor call and its reference range read inline, the Observations'
+included: the lab fact and its reference range, the Observations'
 code profiles kept by the lab extractor for the imaging one, a stage summary parsed once per concept, the triple
 negative check skipped when a receptor kind has no negative result, the pathology reports' conclusion checked before
 their category, and a plain concept of several codings found by its text."""
@@ -79,7 +79,7 @@ def test_lab_result_is_the_object_its_constructor_builds() -> None:
            "effectiveDateTime": "2026-06-01T08:31:00Z",
            "valueQuantity": {"value": 155.1, "unit": "U/L"},
            "referenceRange": [{"low": {"value": 44.0, "unit": "U/L"}, "high": {"value": 147.0, "unit": "U/L"}}]}
-    found = obs.lab_result(KB, lab, "alp", 130.0, obs.coded_flags(KB))
+    found = obs.lab_result(KB, lab, "alp", 130.0)
     expected = LabResult("alp", datetime(2026, 6, 1, 8, 31, tzinfo=UTC), 155.1, "U/L", "high", "reference-range",
                          147.0, "Observation/l1", "")
     assert type(found) is LabResult
@@ -103,11 +103,11 @@ RANGES: list[Any] = [
 
 @pytest.mark.parametrize("ranges", RANGES)
 @pytest.mark.parametrize("value", [30.0, 100.0, 155.1])
-def test_the_inline_range_reads_as_range_flag(ranges: Any, value: float) -> None:
+def test_a_lab_reads_its_range_as_range_flag(ranges: Any, value: float) -> None:
     lab = {"resourceType": "Observation", "id": "l1", "valueQuantity": {"value": value, "unit": "U/L"}}
     if ranges is not None:
         lab["referenceRange"] = ranges
-    found = obs.lab_result(KB, lab, "egfr", 130.0, obs.coded_flags(KB))
+    found = obs.lab_result(KB, lab, "egfr", 130.0)
     flag, high = obs._range_flag(lab, value, "U/L")
     assert (found.flag, found.reference_high) == ((flag, high) if flag is not None else (None, high))
     assert found.basis == ("reference-range" if flag is not None else "none")

@@ -43,7 +43,7 @@ def _observations(hook: str, seed: int | None) -> list[dict[str, Any]]:
 def _every_lab_at_once(observations: list[dict[str, Any]]) -> tuple[LabResult, ...]:
     """The plain definition: every lab Observation the extractor keeps, read in full, in record order."""
     series = obs.extract_observations(KB, tuple(observations), KB.param("P_ALP_ULN")).labs
-    return tuple(obs.lab_result(KB, source, kind, KB.param("P_ALP_ULN"), obs.coded_flags(KB))
+    return tuple(obs.lab_result(KB, source, kind, KB.param("P_ALP_ULN"))
                  for kind, source in zip(series.kinds, series._sources, strict=True))
 
 

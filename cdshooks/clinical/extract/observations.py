@@ -26,7 +26,6 @@ from cdshooks.clinical.knowledge import Knowledge
 from cdshooks.fhir.codes import (
     ConceptProfile,
     concept_text,
-    parse_fhir_datetime,
     profile,
     quantity_value,
     remembered_datetime,
@@ -84,67 +83,10 @@ def _flag(kb: Knowledge, concept: ConceptProfile) -> str | None:
     return next((kind for kind in ("high", "low", "normal") if kind in kinds), None)
 
 
-CodedFlags = dict[str, tuple[str, str]]
-"""(system, flag) of the interpretation codes `VS_INTERPRETATION` lists with a flag, by the code as listed (see
-`coded_flags`)."""
-
-_CODED_FLAGS: list[tuple[Knowledge, CodedFlags]] = []  # the last Knowledge asked and its table (one slot)
-
-
-def coded_flags(kb: Knowledge) -> CodedFlags:
-    """The flag of each code `VS_INTERPRETATION` lists, by the code exactly as listed with its system exactly as
-    listed, for `lab_result`. Each answer is the general reading's (`_flag` of the concept holding only that
-    coding), kept only when that coding matches the value set by code and has a flag: a concept whose one coding
-    is a code match has the kinds of its code whatever its text or display say, so any one-coding concept spelling
-    the same (system, code) has the same flag. A code listed under two systems is left out, and so is a code
-    without a flag (abnormal, positive...): both read the general way. Knowledge, not record content: computed
-    once per Knowledge (the last one asked is kept)."""
-    slot = _CODED_FLAGS
-    if slot and slot[0][0] is kb:
-        return slot[0][1]
-    valueset = kb.valueset("VS_INTERPRETATION")
-    table: CodedFlags = {}
-    listed: set[str] = set()
-    for entry in valueset.codes:
-        system, code = entry.system, entry.code
-        if code in listed:
-            table.pop(code, None)
-            continue
-        listed.add(code)
-        concept = {"coding": [{"system": system, "code": code}]}
-        if type(system) is str and type(code) is str and code and valueset.matches_codings(concept):
-            flag = _flag(kb, profile(concept))
-            if flag is not None:
-                table[code] = (system, flag)
-    slot[:] = [(kb, table)]
-    return table
-
-
 def _range_flag(observation: Resource, value: float, unit: str) -> tuple[str | None, float | None]:
-    """(flag, upper limit) from the reference range. The usual range (the first is a dict whose bounds, one or
-    both, are dicts with a finite float `value` and a `unit` equal to the result's; an absent bound is None) is
-    compared at once, as `_range_flag_of` reads it: a bound stated in the result's exact unit is in the same unit.
-    Any other shape is read by `_range_flag_of`."""
-    ranges = observation.get("referenceRange")
-    if type(ranges) is list and ranges and type(item := ranges[0]) is dict:
-        high, low = item.get("high"), item.get("low")
-        high_value = low_value = None
-        if ((high is None or (type(high) is dict and type(high_value := high.get("value")) is float
-                              and isfinite(high_value) and high.get("unit") == unit))
-                and (low is None or (type(low) is dict and type(low_value := low.get("value")) is float
-                                     and isfinite(low_value) and low.get("unit") == unit))
-                and (high is not None or low is not None)):
-            if high_value is not None and value > high_value:
-                return "high", high_value
-            if low_value is not None and value < low_value:
-                return "low", high_value
-            return "normal", high_value
-    return _range_flag_of(ranges, value, unit)
-
-
-def _range_flag_of(ranges: Any, value: float, unit: str) -> tuple[str | None, float | None]:
     """(flag, upper limit) from the first reference range with a bound; (None, None) when a bound is stated in
-    another unit or no range has a bound. Reads any shape."""
+    another unit or no range has a bound."""
+    ranges = observation.get("referenceRange")
     if not isinstance(ranges, list):
         return None, None
     unit_lower = unit.lower()
@@ -207,51 +149,29 @@ def _lab_value(observation: Resource) -> tuple[float | None, str, str]:
     return float(match.group(2).replace(",", ".")), match.group(3).strip(), _COMPARATORS.get(match.group(1) or "", "")
 
 
-def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float, flags: CodedFlags) -> LabResult:
+def lab_result(kb: Knowledge, observation: Resource, kind: str, alp_uln: float) -> LabResult:
     """The lab fact of an Observation: its date (`lab_when`) and the rest (`lab_fact`)."""
-    return lab_fact(kb, observation, kind, lab_when(observation), alp_uln, flags)
+    return lab_fact(kb, observation, kind, lab_when(observation), alp_uln)
 
 
 def lab_when(observation: Resource) -> datetime | None:
-    """A lab's date: a remembered effectiveDateTime (the usual place, read without the general walk), else the
-    first of effectiveDateTime, effectivePeriod.start, effectiveInstant and issued."""
+    """A lab's date: the first of effectiveDateTime, effectivePeriod.start, effectiveInstant and issued. Every lab
+    of every call is dated, so a remembered effectiveDateTime (the usual place) is taken without the general walk."""
     effective = observation.get("effectiveDateTime")
     when = remembered_datetime(effective) if type(effective) is str else None
-    if when is None:
-        if isinstance(effective, str):
-            when = parse_fhir_datetime(effective)
-        if when is None:
-            when = first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant",
-                              "issued")
-    return when
+    if when is not None:
+        return when
+    return first_date(observation, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
 
 
-def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | None, alp_uln: float,
-             flags: CodedFlags) -> LabResult:
-    """The lab fact of an Observation dated `when` (`lab_when`). The usual shapes are read inline and anything
-    else by the general readers: the value (a valueQuantity with a finite float value, a non-empty string unit and
-    no comparator, else `_lab_value`), the interpretation (a list whose first concept has one coding whose code
-    `flags` lists under the same system: the first flag found, as `_interpretation` answers; else
-    `_interpretation`; `flags` is `coded_flags(kb)`), the reference range (`_range_flag`). Only the labs a rule asks
-    for are read here (`LabSeries`)."""
-    quantity = observation.get("valueQuantity")
-    if (type(quantity) is dict and type(value := quantity.get("value")) is float and isfinite(value)
-            and type(unit := quantity.get("unit")) is str and unit and "comparator" not in quantity):
-        comparator = ""
-    else:
-        value, unit, comparator = _lab_value(observation)
-    interpretation = observation.get("interpretation")
-    if (type(interpretation) is list and interpretation and type(concept := interpretation[0]) is dict
-            and type(coding := concept.get("coding")) is list and len(coding) == 1
-            and type(item := coding[0]) is dict and type(code := item.get("code")) is str
-            and (known := flags.get(code)) is not None and known[0] == item.get("system")):
-        flag: str | None = known[1]  # the first concept's flag, its code's whatever its text says (`coded_flags`)
-    else:
-        flag = None if interpretation is None else _interpretation(kb, observation)
-    basis, high = "interpretation", None
+def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | None, alp_uln: float) -> LabResult:
+    """The lab fact of an Observation dated `when` (`lab_when`): value, interpretation, reference range. Only the
+    labs a rule asks for are read here (`LabSeries`)."""
+    value, unit, comparator = _lab_value(observation)
+    flag, basis, high = _interpretation(kb, observation), "interpretation", None
     if value is not None:
         range_flag, high = _range_flag(observation, value, unit)
-        if comparator and range_flag is not None and (comparator[:1], range_flag) in {(">", "low"), ("<", "high")}:
+        if (comparator[:1], range_flag) in {(">", "low"), ("<", "high")}:
             range_flag = None  # ">60" against a low limit of 90 says neither low nor normal
         if flag is None and range_flag is not None:
             flag, basis = range_flag, "reference-range"
@@ -259,8 +179,7 @@ def lab_fact(kb: Knowledge, observation: Resource, kind: str, when: datetime | N
         basis = "none"
         if kind == "alp" and value is not None and unit.lower() in ALP_UNITS:
             flag, basis = ("high" if value > alp_uln else "normal"), "fallback-limit"
-    return LabResult(kind, when, value, unit, flag, basis, high,
-                     f"{observation.get('resourceType', '?')}/{observation.get('id', '?')}", comparator)
+    return LabResult(kind, when, value, unit, flag, basis, high, ref(observation), comparator=comparator)
 
 
 def receptor_status(kb: Knowledge, observation: Resource) -> str | None:
@@ -308,9 +227,8 @@ def _classify(kb: Knowledge, code: Any) -> tuple[str, Any] | None:
 
 def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_uln: float,
                          codes: ObservationCodes | None = None) -> ObservationFacts:
-    flags = coded_flags(kb)
     # each lab is dated now and read in full only when a rule asks for it (`LabSeries`)
-    out = ObservationFacts(LabSeries(partial(_read_lab, kb, alp_uln, flags)))
+    out = ObservationFacts(LabSeries(partial(lab_fact, kb, alp_uln=alp_uln)))
     if codes is None:
         codes = {}
     key = (kb, "observation-kind")
@@ -350,8 +268,3 @@ def extract_observations(kb: Knowledge, observations: tuple[Resource, ...], alp_
                                         "effective" if effective else ("recorded" if when else "none")))
     return out
 
-
-def _read_lab(kb: Knowledge, alp_uln: float, flags: CodedFlags, observation: Resource, kind: str,
-              when: datetime | None) -> LabResult:
-    """`LabSeries`'s reader: the rest of a lab already classified and dated."""
-    return lab_fact(kb, observation, kind, when, alp_uln, flags)
