@@ -482,6 +482,17 @@ class PatientFacts:
         the same question): keyed by the question's name and every argument or parameter the answer depends on."""
         return {}
 
+    def once(self, key: tuple[Any, ...], compute: Callable[..., T], *args: Any) -> T:
+        """The answer to a question about these facts, worked out by `compute(*args)` the first time it is asked and
+        kept in `memo` (None is an answer too): `key` names the question and everything its answer depends on. (The
+        arguments are handed over, not closed over: the lookups below are asked dozens of times a call.)"""
+        answers = self.memo
+        if key in answers:
+            found: T = answers[key]
+            return found
+        found = answers[key] = compute(*args)
+        return found
+
     @per_call
     def _lab_series(self) -> LabSeries:
         return LabSeries.of(self.labs)
@@ -498,11 +509,9 @@ class PatientFacts:
     def _latest_of_kind(self, kind: str) -> LabResult | None:
         """The latest lab of `kind` dated up to now, the first on record among equal dates (once per kind). Only
         that lab is read in full (the dates are known without reading)."""
-        key = ("latest_of_kind", kind)
-        answers = self.memo
-        if key in answers:
-            found: LabResult | None = answers[key]
-            return found
+        return self.once(("latest_of_kind", kind), self._find_latest_of_kind, kind)
+
+    def _find_latest_of_kind(self, kind: str) -> LabResult | None:
         series = self._lab_series
         whens = series.whens
         latest, newest, now = None, None, self.now
@@ -510,25 +519,18 @@ class PatientFacts:
             when = whens[index]
             if when is not None and when <= now and (newest is None or when > newest):
                 latest, newest = index, when
-        answer = None if latest is None else series[latest]
-        answers[key] = answer
-        return answer
+        return None if latest is None else series[latest]
 
     def latest_lab(self, kind: str, within_days: float | None = None) -> LabResult | None:
         """The latest lab of `kind` dated up to now and, with `within_days`, inside that window (`within`)."""
-        key = ("latest_lab", kind, within_days)
-        answers = self.memo
-        if key in answers:
-            answer: LabResult | None = answers[key]
-            return answer
+        return self.once(("latest_lab", kind, within_days), self._find_latest_lab, kind, within_days)
+
+    def _find_latest_lab(self, kind: str, within_days: float | None) -> LabResult | None:
         latest = self._latest_of_kind(kind)
         if latest is None or within_days is None or self.within(latest.when, within_days):
             # the latest of all is in the window: no other lab in it is later, or as late and earlier on record
-            answer = latest
-        else:
-            answer = self._latest_lab_within(kind, within_days)  # an earlier one may be (a window is in days)
-        answers[key] = answer
-        return answer
+            return latest
+        return self._latest_lab_within(kind, within_days)  # an earlier one may be (a window is in days)
 
     def _latest_lab_within(self, kind: str, within_days: float) -> LabResult | None:
         """The straightforward search: labs of `kind` dated up to now and within the window, the latest."""
@@ -554,14 +556,12 @@ class PatientFacts:
         """Dated results up to now, oldest first. A preliminary report (one with no final version on record)
         is left out unless asked for: a rule does not act on a preliminary read by default (clinical-rules.md
         §4.1); the evidence queries below do count it until its final version replaces it (§7.1)."""
-        key = ("imaging_before_now", include_preliminary)
-        answers = self.memo
-        if key not in answers:
-            now = self.now
-            answers[key] = tuple(sorted([i for i in self.imaging if i.when is not None and i.when <= now
-                                         and (include_preliminary or i.report_status not in PRELIMINARY)],
-                                        key=_WHEN))
-        return list(answers[key])
+        return list(self.once(("imaging_before_now", include_preliminary), self._dated_imaging, include_preliminary))
+
+    def _dated_imaging(self, include_preliminary: bool) -> tuple[ImagingResult, ...]:
+        now = self.now
+        return tuple(sorted([i for i in self.imaging if i.when is not None and i.when <= now
+                             and (include_preliminary or i.report_status not in PRELIMINARY)], key=_WHEN))
 
     # -- the evidence model: bone metastasis established / suspected, with supersession (§7.1) --------
     # Several rules ask for the same moments (now; the start of a therapy line; a scan's date): each answer is
@@ -580,13 +580,12 @@ class PatientFacts:
 
     def _standing(self, moment: datetime, wanted: frozenset[Status]) -> list[ImagingResult]:
         """Results up to `moment` whose bone status is in `wanted` and that no later result supersedes."""
-        key = ("standing", moment, wanted)
-        answers = self.memo
-        if key not in answers:
-            results = self._bone_results(moment)
-            answers[key] = tuple([r for n, r in enumerate(results) if r.status_of(BONE) in wanted
-                                  and not any(supersedes(later, r) for later in results[n + 1:])])
-        return list(answers[key])
+        return list(self.once(("standing", moment, wanted), self._find_standing, moment, wanted))
+
+    def _find_standing(self, moment: datetime, wanted: frozenset[Status]) -> tuple[ImagingResult, ...]:
+        results = self._bone_results(moment)
+        return tuple([r for n, r in enumerate(results) if r.status_of(BONE) in wanted
+                      and not any(supersedes(later, r) for later in results[n + 1:])])
 
     def bone_mets_evidence(self, as_of: datetime | None = None) -> BoneMetsEvidence | None:
         """Bone metastasis established as of `as_of` (default: now), with the earliest evidence that still
@@ -594,12 +593,7 @@ class PatientFacts:
         bone metastasis, or an imaging bone assertion `metastatic` that no later result supersedes
         (`supersedes`). None when it is not established."""
         moment = as_of or self.now
-        key = ("bone_mets_evidence", moment)
-        answers = self.memo
-        if key not in answers:
-            answers[key] = self._bone_mets_evidence(moment)
-        answer: BoneMetsEvidence | None = answers[key]
-        return answer
+        return self.once(("bone_mets_evidence", moment), self._bone_mets_evidence, moment)
 
     def _bone_mets_evidence(self, moment: datetime) -> BoneMetsEvidence | None:
         found: list[BoneMetsEvidence] = []

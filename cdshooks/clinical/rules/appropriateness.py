@@ -59,11 +59,8 @@ EARLY_STAGES = {"0", "I", "IA", "IB", "IIA"}  # ACR Variant 2 rates surveys usua
 
 def imaging_orders(facts: PatientFacts) -> list[DraftOrder]:
     """The selected imaging drafts (once per call: most order rules ask)."""
-    key = ("imaging_orders",)
-    found: tuple[DraftOrder, ...] | None = facts.memo.get(key)
-    if found is None:
-        found = facts.memo[key] = tuple([o for o in facts.selected_orders() if o.procedure_class is not None])
-    return list(found)
+    return list(facts.once(("imaging_orders",), lambda: tuple(
+        [o for o in facts.selected_orders() if o.procedure_class is not None])))
 
 
 def drafted(facts: PatientFacts, classes: frozenset[str] | set[str]) -> bool:

@@ -84,11 +84,8 @@ def _pairs(facts: PatientFacts, window: float,
 
 def negative_bone_scans(facts: PatientFacts) -> tuple[ImagingResult, ...]:
     """Bone scans negative for bone up to now, oldest first (once per call: R08 asks twice, R09 once)."""
-    key = ("negative_bone_scans",)
-    found: tuple[ImagingResult, ...] | None = facts.memo.get(key)
-    if found is None:
-        found = facts.memo[key] = tuple([s for s in facts.imaging_before_now() if is_negative_bone_scan(s)])
-    return found
+    return facts.once(("negative_bone_scans",), lambda: tuple(
+        [s for s in facts.imaging_before_now() if is_negative_bone_scan(s)]))
 
 
 def _newest(pair: Pair) -> datetime:

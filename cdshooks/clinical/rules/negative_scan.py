@@ -65,13 +65,8 @@ SPINE_REGIONS = (("lumbar", "MRI_SPINE:lumbar"), ("thoracic", "MRI_SPINE:thoraci
 
 def _latest_bone_scan(facts: PatientFacts) -> ImagingResult | None:
     """The latest bone scan that says something about bone (once per call: three rules ask)."""
-    key = ("latest_bone_scan",)
-    answers = facts.memo
-    if key not in answers:
-        scans = [s for s in facts.imaging_before_now() if s.is_bone_scan and bone_status(s) is not None]
-        answers[key] = scans[-1] if scans else None
-    found: ImagingResult | None = answers[key]
-    return found
+    return facts.once(("latest_bone_scan",), lambda: next(
+        (s for s in reversed(facts.imaging_before_now()) if s.is_bone_scan and bone_status(s) is not None), None))
 
 
 def _since(facts: PatientFacts, study: ImagingResult, modalities: set[str],

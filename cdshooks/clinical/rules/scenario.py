@@ -85,11 +85,7 @@ def earliest_per_kind(symptoms: tuple[Symptom, ...]) -> list[Symptom]:
 def suspicion(facts: PatientFacts, params: Params) -> Suspicion:
     """Why metastases are suspected now (once per call: the scenario gate and several rules ask)."""
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
-    key = ("suspicion", window)
-    found: Suspicion | None = facts.memo.get(key)
-    if found is None:
-        found = facts.memo[key] = _suspicion(facts, window)
-    return found
+    return facts.once(("suspicion", window), _suspicion, facts, window)
 
 
 def _suspicion(facts: PatientFacts, window: float) -> Suspicion:
@@ -109,12 +105,8 @@ def cns_symptoms(facts: PatientFacts, params: Params) -> list[Symptom]:
     within the window (a history entry known only by its recorded date does not count), and specific. Worked
     out once per call (the scenario gate and the CNS rules ask)."""
     window = params["P_SUSPICION_LOOKBACK_DAYS"]
-    key = ("cns_symptoms", window)
-    found: tuple[Symptom, ...] | None = facts.memo.get(key)
-    if found is None:
-        found = facts.memo[key] = tuple(s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), window)
-                                        if s.cns_specific and s.new_onset_known)
-    return list(found)
+    return list(facts.once(("cns_symptoms", window), lambda: tuple(
+        s for s in facts.recent_symptoms(set(CNS_SYMPTOM_KINDS), window) if s.cns_specific and s.new_onset_known)))
 
 
 def systemic_therapies(facts: PatientFacts, params: Params) -> list[Therapy]:
@@ -143,10 +135,7 @@ def scenario_applies(facts: PatientFacts, params: Params) -> bool:
     Worked out once per call (the scenario rules and the ratings ask), keyed by the parameters it reads.
     """
     key = ("scenario_applies", *map(params.get, _SCENARIO_PARAMS))
-    found: bool | None = facts.memo.get(key)
-    if found is None:
-        found = facts.memo[key] = _scenario_applies(facts, params)
-    return found
+    return facts.once(key, _scenario_applies, facts, params)
 
 
 _SCENARIO_PARAMS = ("P_SUSPICION_LOOKBACK_DAYS", "P_SCENARIO_REQUIRE_NEOADJUVANT", "P_NEOADJ_LOOKBACK_DAYS")
