@@ -456,7 +456,7 @@ CONTEXTS: list[dict[str, Any]] = [
 
 
 def test_token_values_and_prefetch_keys_as_before() -> None:
-    from cdshooks.fhir.prefetch import PREFETCH, has_values
+    from cdshooks.fhir.prefetch import PREFETCH, fillable
     from cdshooks.services import BY_ID
 
     templates = [*PREFETCH.values(), *(spec for service in BY_ID.values() for spec in service.prefetch.values()),
@@ -466,4 +466,4 @@ def test_token_values_and_prefetch_keys_as_before() -> None:
         tokens = token_values(context)
         assert tokens == _token_values_before(context)
         for spec in templates:
-            assert has_values(spec.tokens, tokens) == _fillable_as_before(spec.template, tokens), spec.template
+            assert fillable(spec.template, tokens) == _fillable_as_before(spec.template, tokens), spec.template

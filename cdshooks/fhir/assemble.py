@@ -34,7 +34,7 @@ from typing import Any
 
 from cdshooks.fhir.allowlist import normalize
 from cdshooks.fhir.client import FetchError, FetchResult, FhirClient, bundle_resources, next_link
-from cdshooks.fhir.prefetch import PrefetchKey, fill, has_values, token_values
+from cdshooks.fhir.prefetch import PrefetchKey, fill, fillable, token_values
 from cdshooks.fhir.record import Record, RecordParts, Resource
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def assemble(
     degraded: dict[str, str] = {}
 
     for key, spec in templates.items():
-        if not has_values(spec.tokens, values):  # fillable(spec.template, values)
+        if not fillable(spec.template, values):
             degraded[key] = "template token has no value in this context"
             continue
         if key not in sent:  # a query is filled only when its key has to be fetched

@@ -21,7 +21,6 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -66,11 +65,6 @@ class PrefetchKey:
     template: str
     required: bool
     description: str
-
-    @cached_property
-    def tokens(self) -> tuple[str, ...]:
-        """The template's token names (every call checks every key: listed once per key)."""
-        return _tokens(self.template)
 
 
 PATIENT = "{{context.patientId}}"
@@ -178,13 +172,9 @@ def render(template: str, values: Mapping[str, str]) -> str | None:
 
 
 def fillable(template: str, values: Mapping[str, str]) -> bool:
-    """Whether every token of the template has a value (`render` would not give None), without filling it."""
-    return has_values(_tokens(template), values)
-
-
-def has_values(tokens: tuple[str, ...], values: Mapping[str, str]) -> bool:
-    """Whether every token has a value (`fillable` of a template whose token names are `tokens`)."""
-    for name in tokens:  # noqa: SIM110 (a loop, not all(<generator>): every call checks every key)
+    """Whether every token of the template has a value (`render` would not give None), without filling it. Every
+    call checks every key: the token names are listed once per template (`_tokens`)."""
+    for name in _tokens(template):  # noqa: SIM110 (a loop, not all(<generator>))
         if values.get(name) is None:
             return False
     return True
