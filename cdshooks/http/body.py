@@ -47,11 +47,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# what json.loads(raw, parse_constant=_reject_constant) builds on every call (a decoder holds no state between
-# calls: the standard library's own json.loads shares one); the bytes are decoded first, as json.loads decodes them
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def is_json_mimetype(mimetype: str) -> bool:
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
@@ -65,7 +60,7 @@ def read_json() -> Any:
         raise RequestProblem([("body", "empty body; a JSON object is required")])
     limit = runtime().settings.max_json_depth
     try:
-        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # json.loads(raw, ...)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
         raise RequestProblem([("body", f"JSON nested deeper than the parser allows (the limit is {limit} levels)")]) \
             from None
