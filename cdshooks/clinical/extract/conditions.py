@@ -125,13 +125,7 @@ def symptom_kinds(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
 def symptom_kinds_of(kb: Knowledge, concept: Any) -> tuple[str, str] | None:
     """`symptom_kinds(kb, concept)`, once per distinct concept (kept in its profile's memo, like the value-set
     answers it is made of): the draft orders ask it of the same reason codes on every call."""
-    read = profile(concept)
-    key = (kb, "symptom-kinds")
-    try:
-        found: tuple[str, str] | None = read.memo[key]
-    except KeyError:
-        found = read.memo[key] = symptom_kinds(kb, read)
-    return found
+    return cached(concept, (kb, "symptom-kinds"), lambda read: symptom_kinds(kb, read))
 
 
 def symptom_kind(kb: Knowledge, concept: Any) -> str | None:
