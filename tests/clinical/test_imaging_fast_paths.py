@@ -16,7 +16,6 @@ from cdshooks.clinical.extract.imaging import (
     RESULT_FIELDS,
     _coded_result,
     _dicts,
-    _effective,
     _filed_fast,
     _is_imaging,
     _link_targets,
@@ -284,28 +283,6 @@ def _resolve(reference: Any) -> Any:
 def test_link_targets_match_the_plain_reading(value: Any, limit: int | None) -> None:
     expected = [_resolve(link.get("reference")) for link in _dicts(value)[:limit]]
     assert _link_targets(value, _resolve, limit) == expected
-
-
-DATED: list[dict[str, Any]] = [
-    {},
-    {"effectiveDateTime": "2026-05-02T09:21:00Z"},
-    {"effectiveDateTime": "2026-05-02", "issued": "2026-05-03T11:41:00Z"},
-    {"effectiveDateTime": "not a date", "issued": "2026-05-03T11:41:00Z"},
-    {"effectiveDateTime": "", "effectivePeriod": {"start": "2026-04-01"}},
-    {"effectiveDateTime": None, "effectivePeriod": {"start": "2026-04-01"}, "issued": "2026-05-03"},
-    {"effectiveDateTime": 20260502, "issued": "2026-05-03"},
-    {"effectiveDateTime": ["2026-05-02"], "issued": "2026-05-03"},
-    {"effectiveDateTime": _Str("2026-05-02")},
-    {"effectivePeriod": "2026-04-01", "issued": "2026-05-03"},
-    {"effectivePeriod": {"start": 5}},
-    {"effectiveDateTime": "2026-13-45", "effectivePeriod": {"start": "2026-04-01"}},
-    OrderedDict({"effectiveDateTime": "2026-05-02"}),
-]
-
-
-@pytest.mark.parametrize("resource", DATED, ids=repr)
-def test_effective_matches_first_date(resource: dict[str, Any]) -> None:
-    assert _effective(resource) == first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")
 
 
 @pytest.mark.parametrize("procedure", [None, "BONE_SCAN_WB", "CT_CAP_IV", "NOT_A_CLASS"])

@@ -52,7 +52,7 @@ from cdshooks.clinical.extract.common import (
 from cdshooks.clinical.facts import Condition, ImagingResult
 from cdshooks.clinical.knowledge import Knowledge, ValueSet
 from cdshooks.clinical.report_reading import BoneMetResult, ReportReading, read_report
-from cdshooks.fhir.codes import ConceptProfile, codings, concept_text, parse_fhir_datetime
+from cdshooks.fhir.codes import ConceptProfile, codings, concept_text
 
 FINAL = {"final", "amended", "corrected", "appended"}
 PRELIMINARY = {"preliminary", "partial"}
@@ -380,13 +380,7 @@ def _link_targets(value: Any, resolve: Resolver, limit: int | None = None) -> li
 
 
 def _effective(resource: Resource) -> datetime | None:
-    """`first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")`: a parseable effectiveDateTime
-    (the usual report or finding) decides without the walk over the paths; anything else is that walk."""
-    value = resource.get("effectiveDateTime") if type(resource) is dict else None
-    if type(value) is str:
-        moment = parse_fhir_datetime(value)
-        if moment is not None:
-            return moment
+    """When a report or an imaging finding was made: its effective time, else when it was issued."""
     return first_date(resource, "effectiveDateTime", "effectivePeriod.start", "issued")
 
 
