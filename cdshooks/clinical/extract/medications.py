@@ -34,7 +34,7 @@ from cdshooks.clinical.extract.common import (
 )
 from cdshooks.clinical.facts import Therapy
 from cdshooks.clinical.knowledge import Knowledge, Medication
-from cdshooks.fhir.codes import ConceptProfile, parse_fhir_datetime, profile, quantity_value
+from cdshooks.fhir.codes import ConceptProfile, profile, quantity_value
 
 NOT_GIVEN = {"not-done", "entered-in-error", "cancelled", "stopped-before-start", "not-taken", "unknown", "draft",
              "revoked"}
@@ -242,10 +242,7 @@ def extract_medications(kb: Knowledge, record_of: Callable[[str], tuple[Resource
             if dose is not None:
                 exposure.osteoporosis = dose if exposure.osteoporosis is None else exposure.osteoporosis and dose
             if administration:
-                when = resource.get("effectiveDateTime")  # the usual shape: `first_date`'s first path, read here
-                when = parse_fhir_datetime(when) if isinstance(when, str) else None
-                if when is None:
-                    when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
+                when = first_date(resource, "effectiveDateTime", "effectivePeriod.start")
                 if when is not None:
                     exposure.administered.append(when)
                     exposure.ongoing |= zero <= now - when <= active
