@@ -26,9 +26,6 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-_CONTAINERS = (dict, list)  # a tuple: `dict | list` would build a union object at every check
-
-
 def prune(value: Any) -> Any:
     """Drop None and empty strings/lists/dicts, recursively."""
     if isinstance(value, dict):
